@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/botsidecar/sidecar/channelauth"
+	"github.com/botsidecar/sidecar/config"
+	"github.com/botsidecar/sidecar/proxy"
+	"github.com/botsidecar/sidecar/store"
+	"github.com/botsidecar/sidecar/tokencache"
+)
+
+// deps are the process's outside connections; tests and the demo replace
+// them with loopback fakes. Zero values mean production defaults.
+type deps struct {
+	// entraClient carries MSAL's calls to the authority.
+	entraClient *http.Client
+	// upstream carries outbound calls to the connector.
+	upstream http.RoundTripper
+	// openID fetches the channel's (and the tenant's) signing keys.
+	openID *http.Client
+}
+
+// app is the wired sidecar: its listeners are bound by newApp, so their
+// addresses are known before serve runs.
+type app struct {
+	cfg       config.Config
+	log       *zap.Logger
+	store     store.Store
+	tokens    *tokencache.Source
+	validator *channelauth.Validator
+	admin     *proxy.Admin
+	servers   []*server
+	listening atomic.Bool
+}
+
+type server struct {
+	name string
+	http *http.Server
+	ln   net.Listener
+}
+
+// newApp wires config → store → token source → handlers → listeners.
+func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) (a *app, err error) {
+	a = &app{cfg: cfg, log: logger}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if a.store, err = openStore(ctx, cfg, logger); err != nil {
+		return nil, err
+	}
+	if a.tokens, err = tokencache.New(tokenOptions(cfg, logger, d.entraClient)); err != nil {
+		return nil, fmt.Errorf("token source: %w", err)
+	}
+	trust, err := proxy.NewTrustList(cfg.TrustedServiceURLs)
+	if err != nil {
+		return nil, fmt.Errorf("SIDECAR_TRUSTED_SERVICE_URLS: %w", err)
+	}
+	tenant := ""
+	if cfg.AppType != config.AppTypeMultiTenant {
+		tenant = cfg.TenantID
+	}
+	outbound, err := proxy.NewOutbound(proxy.OutboundOptions{
+		AppID:             cfg.AppID,
+		TenantID:          tenant,
+		Tokens:            a.tokens,
+		References:        a.store,
+		Trust:             trust,
+		DefaultServiceURL: cfg.DefaultServiceURL,
+		MaxBodyBytes:      int64(cfg.MaxBodyBytes),
+		Transport:         d.upstream,
+		Logger:            logger.Named("outbound"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.validator, err = channelauth.New(channelauth.Options{
+		AppID:               cfg.AppID,
+		OpenIDMetadataURL:   cfg.OpenIDMetadataURL,
+		ChannelIssuer:       cfg.ChannelIssuer,
+		AcceptEntraTokens:   cfg.AcceptEntraTokens,
+		AuthorityHost:       cfg.AuthorityHost,
+		TenantID:            cfg.TenantID,
+		IsTrustedServiceURL: trust.TrustedString,
+		HTTPClient:          d.openID,
+		Logger:              logger.Named("channelauth"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("channel token validation: %w", err)
+	}
+	inbound, err := proxy.NewInbound(proxy.InboundOptions{
+		Auth:         channelAuth{a.validator},
+		References:   a.store,
+		Trust:        trust,
+		BotURL:       cfg.BotURL,
+		OutboundURL:  cfg.OutboundURL,
+		MaxBodyBytes: int64(cfg.MaxBodyBytes),
+		BotTimeout:   cfg.BotTimeout,
+		Logger:       logger.Named("inbound"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.admin = proxy.NewAdmin([]proxy.ReadinessCheck{
+		{Name: "listeners", Check: func() error {
+			if !a.listening.Load() {
+				return errors.New("not serving yet")
+			}
+			return nil
+		}},
+		{Name: "token", Check: func() error {
+			if !a.tokens.Ready() {
+				return errors.New("no token acquired yet; the log says why")
+			}
+			return nil
+		}},
+	}, nil)
+	for _, s := range []struct {
+		name, addr string
+		h          http.Handler
+	}{
+		{"inbound", cfg.InboundAddr, inbound},
+		{"outbound", cfg.OutboundAddr, outbound},
+		{"admin", cfg.AdminAddr, a.admin},
+	} {
+		if err := a.listen(s.name, s.addr, s.h); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *app) listen(name, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s on %s: %w", name, addr, err)
+	}
+	a.servers = append(a.servers, &server{name: name, ln: ln, http: &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(a.log.Named(name)),
+	}})
+	return nil
+}
+
+// addr returns the bound address of the named listener.
+func (a *app) addr(name string) string {
+	for _, s := range a.servers {
+		if s.name == name {
+			return s.ln.Addr().String()
+		}
+	}
+	return ""
+}
+
+func tokenOptions(cfg config.Config, logger *zap.Logger, client *http.Client) tokencache.Options {
+	o := tokencache.Options{
+		AuthorityHost: cfg.AuthorityHost,
+		// The tenant segment of the authority: the bot's tenant, or the
+		// cloud's Bot Framework tenant for a multi-tenant bot.
+		Tenant:            strings.TrimPrefix(cfg.Authority(), cfg.AuthorityHost+"/"),
+		ClientID:          cfg.AppID,
+		Scope:             cfg.TokenScope,
+		InstanceDiscovery: cfg.MicrosoftAuthorityHost(),
+		HTTPClient:        client,
+		Logger:            logger.Named("token"),
+	}
+	switch cfg.Credential() {
+	case config.CredentialSecret:
+		o.Credential.Secret = cfg.AppPassword.Value()
+	case config.CredentialSecretFile:
+		o.Credential.SecretFile = cfg.ClientSecretFile
+	case config.CredentialCertFile:
+		o.Credential.CertFile = cfg.ClientCertFile
+	case config.CredentialFederatedFile:
+		o.Credential.AssertionFile = cfg.FederatedTokenFile
+	case config.CredentialManagedIdentity:
+		o.Credential.ManagedIdentity = true
+	}
+	return o
+}
+
+func openStore(_ context.Context, cfg config.Config, _ *zap.Logger) (store.Store, error) {
+	s, err := store.NewMemory(cfg.ReferenceCacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("SIDECAR_STORE: %w", err)
+	}
+	return s, nil
+}
+
+// serve runs the listeners and background loops until ctx ends, then
+// drains: /readyz turns 503, servers stop accepting and in-flight calls
+// get SIDECAR_SHUTDOWN_GRACE to finish.
+func (a *app) serve(ctx context.Context) error {
+	defer a.close()
+	g, gctx := errgroup.WithContext(ctx)
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	g.Go(func() error { return a.tokens.Run(bg) })
+	g.Go(func() error { return a.validator.Run(bg) })
+	for _, s := range a.servers {
+		g.Go(func() error {
+			if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("%s listener: %w", s.name, err)
+			}
+			return nil
+		})
+	}
+	a.listening.Store(true)
+	a.log.Info("sidecar started", zap.String("inbound", a.addr("inbound")), zap.String("outbound", a.addr("outbound")), zap.String("admin", a.addr("admin")),
+		zap.String("app_id", a.cfg.AppID), zap.String("app_type", string(a.cfg.AppType)))
+
+	<-gctx.Done()
+	a.admin.Drain()
+	a.log.Info("shutting down", zap.Duration("grace", a.cfg.ShutdownGrace))
+	sctx, cancel := context.WithTimeoutCause(context.Background(), a.cfg.ShutdownGrace, errGraceExceeded)
+	defer cancel()
+	var shutdownErr error
+	for _, s := range a.servers {
+		if err := s.http.Shutdown(sctx); err != nil {
+			shutdownErr = errGraceExceeded
+			_ = s.http.Close()
+		}
+	}
+	stopBG()
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return shutdownErr
+}
+
+func (a *app) close() {
+	for _, s := range a.servers {
+		_ = s.ln.Close()
+	}
+	if a.store != nil {
+		if err := a.store.Close(); err != nil {
+			a.log.Warn("close reference store", zap.Error(err))
+		}
+	}
+}

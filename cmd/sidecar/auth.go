@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/botsidecar/sidecar/channelauth"
+	"github.com/botsidecar/sidecar/proxy"
+)
+
+// channelAuth adapts channelauth's validator to proxy's Authenticator,
+// translating its errors into the ones proxy answers by.
+type channelAuth struct{ v *channelauth.Validator }
+
+func (a channelAuth) Authenticate(ctx context.Context, authz, channelID, serviceURL string) (bool, error) {
+	id, err := a.v.Validate(ctx, authz, channelID, serviceURL)
+	if err != nil {
+		return false, authErr(err)
+	}
+	return id.ServiceURLVouched, nil
+}
+
+func (a channelAuth) AuthenticateToken(ctx context.Context, authz string) error {
+	_, err := a.v.ValidateToken(ctx, authz)
+	return authErr(err)
+}
+
+func authErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, channelauth.ErrKeysUnavailable):
+		return fmt.Errorf("%w: %w", proxy.ErrAuthUnavailable, err)
+	}
+	return fmt.Errorf("%w: %w", proxy.ErrUnauthenticated, err)
+}

@@ -1,0 +1,322 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/botsidecar/sidecar/config"
+	"github.com/botsidecar/sidecar/internal/fakes"
+	"github.com/botsidecar/sidecar/store"
+)
+
+const (
+	itAppID  = "11111111-2222-3333-4444-555555555555"
+	itTenant = "99999999-8888-7777-6666-555555555555"
+	// itSecret is recognisable so the log test can look for it.
+	itSecret = "s3cr3t-VALUE-that-must-never-be-logged"
+)
+
+// syncBuffer collects log output from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// stack is a running sidecar between a fake Entra and a fake connector.
+type stack struct {
+	t       *testing.T
+	entra   *fakes.Entra
+	conn    *fakes.Connector
+	channel *fakes.Channel
+	bot     *fakes.EchoBot
+	app     *app
+	logs    *syncBuffer
+	base    string // outbound base URL, what the bot sees as serviceUrl
+	admin   string
+	inbound string
+	done    chan error
+}
+
+func startStack(t *testing.T, env map[string]string) *stack {
+	t.Helper()
+	s := &stack{t: t, logs: &syncBuffer{}, done: make(chan error, 1)}
+	s.entra = fakes.NewEntra(fakes.EntraOptions{ClientSecret: itSecret})
+	t.Cleanup(s.entra.Close)
+	s.conn = fakes.NewConnector(fakes.ConnectorOptions{VerifyToken: func(tok string) error {
+		_, err := s.entra.Verify(tok)
+		return err
+	}})
+	t.Cleanup(s.conn.Close)
+	outAddr := freeAddr(t)
+	s.channel = fakes.NewChannel(fakes.ChannelOptions{})
+	t.Cleanup(s.channel.Close)
+	s.bot = fakes.NewEchoBot(fakes.EchoBotOptions{RawAppID: itAppID, WrongServiceURL: "https://webchat.botframework.com/"})
+	t.Cleanup(s.bot.Close)
+	base := map[string]string{
+		"SIDECAR_OPENID_METADATA_URL": s.channel.MetadataURL(),
+		"SIDECAR_CHANNEL_ISSUER":      s.channel.Issuer(),
+		"SIDECAR_BOT_URL":             s.bot.URL + "/api/messages",
+		"MicrosoftAppId":              itAppID,
+		"MicrosoftAppPassword":        itSecret,
+		"MicrosoftAppTenantId":        itTenant,
+		"SIDECAR_AUTHORITY_HOST":      s.entra.URL,
+		"SIDECAR_STORE":               "memory:",
+		"SIDECAR_OUTBOUND_ADDR":       outAddr,
+		"SIDECAR_OUTBOUND_URL":        "http://" + outAddr + "/",
+		"SIDECAR_ADMIN_ADDR":          "127.0.0.1:0",
+		"SIDECAR_INBOUND_ADDR":        "127.0.0.1:0",
+		"SIDECAR_LOG_LEVEL":           "debug",
+	}
+	for k, v := range env {
+		base[k] = v
+	}
+	cfg, err := config.Load(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger, err := newLogger(cfg.LogLevel, cfg.LogFormat, s.logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.app, err = newApp(ctx, cfg, logger, deps{entraClient: s.entra.Client(), upstream: s.conn.Transport(), openID: s.channel.Client()})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	s.base = "http://" + s.app.addr("outbound")
+	s.admin = "http://" + s.app.addr("admin")
+	s.inbound = "http://" + s.app.addr("inbound")
+	go func() { s.done <- s.app.serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-s.done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		s.assertNoSecretsLogged()
+	})
+	return s
+}
+
+// freeAddr returns a loopback address with a port that was free a moment
+// ago: the outbound listener's address must be known before start-up,
+// because the bot is told it as serviceUrl.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// assertNoSecretsLogged checks every log line the stack wrote for the
+// client secret and for every token the fake Entra issued.
+func (s *stack) assertNoSecretsLogged() {
+	logs := s.logs.String()
+	if strings.Contains(logs, itSecret) {
+		s.t.Error("the client secret appears in the log")
+	}
+	for _, tok := range s.entra.Issued() {
+		if strings.Contains(logs, tok) || strings.Contains(logs, tok[strings.LastIndexByte(tok, '.')+1:]) {
+			s.t.Error("an issued token appears in the log")
+		}
+	}
+}
+
+func (s *stack) putRef(id, serviceURL string) {
+	s.t.Helper()
+	err := s.app.store.Put(context.Background(), store.Reference{
+		ConversationID: id, ServiceURL: serviceURL, Vouched: true, ChannelID: "msteams",
+		Bot:      json.RawMessage(`{"id":"28:` + itAppID + `","name":"Bot"}`),
+		User:     json.RawMessage(`{"id":"29:u1"}`),
+		TenantID: itTenant, UpdatedAt: time.Now(),
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *stack) send(conversationID, body string) (int, string) {
+	s.t.Helper()
+	resp, err := http.Post(s.base+"/v3/conversations/"+conversationID+"/activities", "application/json", strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (s *stack) waitReady() {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(s.admin + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatal("sidecar not ready within 10s")
+}
+
+func TestIntegrationSequentialSendsCostOneToken(t *testing.T) {
+	s := startStack(t, nil)
+	s.waitReady()
+	s.putRef("a:1", s.conn.ServiceURL())
+	for i := 0; i < 50; i++ {
+		if status, body := s.send("a:1", `{"type":"message","text":"n"}`); status != 200 {
+			t.Fatalf("send %d = %d %s", i, status, body)
+		}
+	}
+	if n := s.entra.Requests(); n != 1 {
+		t.Errorf("token requests = %d for 50 sends; want 1", n)
+	}
+	reqs := s.conn.Requests()
+	if len(reqs) != 50 {
+		t.Fatalf("connector got %d sends; want 50", len(reqs))
+	}
+	claims, err := s.entra.Verify(strings.TrimPrefix(reqs[0].Header.Get("Authorization"), "Bearer "))
+	if err != nil {
+		t.Fatalf("upstream token does not verify: %v", err)
+	}
+	if claims["tid"] != itTenant || claims["appid"] != itAppID {
+		t.Errorf("token claims = %v; want the bot's tenant and app", claims)
+	}
+}
+
+func TestIntegrationConcurrentColdSendsCostOneToken(t *testing.T) {
+	// A slow Entra and a cold cache: the start-up acquisition and 40
+	// concurrent sends all share one token request.
+	s := startStack(t, nil)
+	s.entra.SetDelay(300 * time.Millisecond)
+	s.putRef("a:1", s.conn.ServiceURL())
+	var wg sync.WaitGroup
+	errs := make(chan string, 40)
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if status, body := s.send("a:1", `{"type":"message"}`); status != 200 {
+				errs <- fmt.Sprintf("%d %s", status, body)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error("send:", e)
+	}
+	if n := s.entra.Requests(); n != 1 {
+		t.Errorf("token requests = %d for 40 concurrent cold sends; want 1", n)
+	}
+}
+
+func TestIntegration401RefreshesTokenOnce(t *testing.T) {
+	s := startStack(t, nil)
+	s.waitReady()
+	s.putRef("a:1", s.conn.ServiceURL())
+	s.conn.Enqueue(fakes.ConnectorResponse{Status: 401, Body: `{"message":"Authorization has been denied for this request."}`})
+	if status, body := s.send("a:1", `{"type":"message"}`); status != 200 {
+		t.Fatalf("send = %d %s; want 200 after a refresh", status, body)
+	}
+	if n := s.entra.Requests(); n != 2 {
+		t.Errorf("token requests = %d; want 2 (start-up, refresh after 401)", n)
+	}
+	reqs := s.conn.Requests()
+	if len(reqs) != 2 || reqs[0].Header.Get("Authorization") == reqs[1].Header.Get("Authorization") {
+		t.Errorf("retry did not carry a fresh token")
+	}
+}
+
+func TestIntegrationUntrustedUpstreamGetsNoToken(t *testing.T) {
+	s := startStack(t, nil)
+	s.waitReady()
+	var evilCalls int
+	var mu sync.Mutex
+	evil := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		mu.Lock()
+		evilCalls++
+		mu.Unlock()
+	}))
+	defer evil.Close()
+	if err := s.app.store.Put(context.Background(), store.Reference{ConversationID: "a:evil", ServiceURL: evil.URL + "/"}); err != nil {
+		t.Fatal(err)
+	}
+	s.putRef("a:http", "http://smba.trafficmanager.net/amer/")
+	for _, id := range []string{"a:evil", "a:http"} {
+		if status, body := s.send(id, `{"type":"message"}`); status != 403 || !strings.Contains(body, "UntrustedServiceUrl") {
+			t.Errorf("send to %s = %d %s; want 403 UntrustedServiceUrl", id, status, body)
+		}
+	}
+	req, _ := http.NewRequest("POST", s.base+"/v3/conversations/a:none/activities", strings.NewReader(`{}`))
+	req.Header.Set("X-Service-Url", evil.URL+"/")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("untrusted X-Service-Url = %d; want 403", resp.StatusCode)
+	}
+	if evilCalls != 0 || len(s.conn.Requests()) != 0 {
+		t.Errorf("untrusted host got %d calls, connector %d; want none", evilCalls, len(s.conn.Requests()))
+	}
+}
+
+func TestIntegrationWrongSecretIsNotReady(t *testing.T) {
+	s := startStack(t, map[string]string{"MicrosoftAppPassword": "wrong-" + itSecret})
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(s.logs.String(), "invalid_client") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(s.logs.String(), "invalid_client") {
+		t.Fatalf("no log line says why the token failed:\n%s", s.logs.String())
+	}
+	resp, err := http.Get(s.admin + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || !strings.Contains(string(body), "token") {
+		t.Errorf("readyz = %d %s; want 503 naming the token", resp.StatusCode, body)
+	}
+	if strings.Contains(s.logs.String(), "wrong-"+itSecret) {
+		t.Error("the wrong secret appears in the log")
+	}
+	resp, err = http.Get(s.admin + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("healthz = %d; want 200 while alive", resp.StatusCode)
+	}
+}

@@ -1,0 +1,244 @@
+package config
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is the sidecar's configuration. Its tags are the variable table:
+// env reads `env` and `envDefault`; `alias` and `usage` feed Variables,
+// Flags and the README.
+type Config struct {
+	// Identity, named as Bot Framework bots already name it, with the Teams
+	// SDK v2 names as aliases, so an existing .env works unchanged.
+
+	// AppID is the bot's Entra app (client) id, and the client id of the
+	// managed identity for AppTypeUserAssignedMSI.
+	AppID string `env:"MicrosoftAppId,notEmpty" alias:"CLIENT_ID" usage:"the bot's Entra app (client) id; required"`
+	// AppPassword is the client secret (CredentialSecret).
+	AppPassword Secret `env:"MicrosoftAppPassword" alias:"CLIENT_SECRET" usage:"client secret"`
+	// TenantID is the bot's tenant, required unless AppType is MultiTenant.
+	TenantID string `env:"MicrosoftAppTenantId" alias:"TENANT_ID" usage:"the bot's tenant id; required for SingleTenant and UserAssignedMSI"`
+	// AppType chooses the token's tenant and credential.
+	AppType AppType `env:"MicrosoftAppType" envDefault:"SingleTenant" usage:"SingleTenant, MultiTenant or UserAssignedMSI"`
+	// ClientSecretFile holds the client secret (CredentialSecretFile).
+	ClientSecretFile string `env:"SIDECAR_CLIENT_SECRET_FILE" usage:"file holding the client secret (a mounted Kubernetes secret)"`
+	// ClientCertFile is a PEM certificate and its key (CredentialCertFile).
+	ClientCertFile string `env:"SIDECAR_CLIENT_CERT_FILE" usage:"PEM file holding a certificate and its private key"`
+	// FederatedTokenFile is a workload identity's client assertion
+	// (CredentialFederatedFile). The name is the one the Azure Workload
+	// Identity webhook injects.
+	FederatedTokenFile string `env:"AZURE_FEDERATED_TOKEN_FILE" usage:"workload identity: file holding a client assertion, re-read as it rotates"`
+
+	// Cloud selects the defaults of Endpoints.
+	Cloud Cloud `env:"SIDECAR_CLOUD" envDefault:"public" usage:"public, usgov, usgovdod or china; sets the endpoint defaults"`
+	Endpoints
+
+	// InboundAddr is the channel-facing listener (POST /api/messages).
+	InboundAddr string `env:"SIDECAR_INBOUND_ADDR" envDefault:":3978" usage:"channel-facing listener, host:port; route POST /api/messages"`
+	// OutboundAddr serves the Bot Connector API to the bot.
+	OutboundAddr string `env:"SIDECAR_OUTBOUND_ADDR" envDefault:"127.0.0.1:3979" usage:"bot-facing Bot Connector API listener, host:port; loopback only by default"`
+	// AdminAddr serves /healthz, /readyz and /metrics.
+	AdminAddr string `env:"SIDECAR_ADMIN_ADDR" envDefault:":9090" usage:"admin listener, host:port: /healthz, /readyz, /metrics"`
+	// BotURL is where inbound activities are forwarded.
+	BotURL string `env:"SIDECAR_BOT_URL" envDefault:"http://127.0.0.1:3980/api/messages" usage:"where inbound activities go (http or https URL)"`
+	// OutboundURL is the serviceUrl the bot sees; it ends in exactly one "/".
+	OutboundURL string `env:"SIDECAR_OUTBOUND_URL" envDefault:"http://127.0.0.1:3979/" usage:"what the bot sees as serviceUrl (http or https URL)"`
+	// TrustedServiceURLs are extra trusted hosts, trimmed and lower-cased;
+	// the proxy's trust list checks their syntax.
+	TrustedServiceURLs []string `env:"SIDECAR_TRUSTED_SERVICE_URLS" envSeparator:"," usage:"extra trusted service hosts, comma-separated, host[:port] or *.domain"`
+	// DefaultServiceURL is the upstream for calls no reference resolves.
+	DefaultServiceURL string `env:"SIDECAR_DEFAULT_SERVICE_URL" usage:"upstream (https URL) for calls that no conversation reference resolves"`
+	// AcceptEntraTokens also accepts inbound tokens from the bot's tenant.
+	AcceptEntraTokens bool `env:"SIDECAR_ACCEPT_ENTRA_TOKENS" envDefault:"false" usage:"also accept inbound tokens issued by the bot's own Entra tenant"`
+
+	// Store is where conversation references are kept.
+	Store Store `env:"SIDECAR_STORE" envDefault:"bolt:./data/references.db" usage:"reference store: bolt:PATH, memory:, redis://… or rediss://…"`
+	// ReferenceCacheSize bounds the references held in memory (LRU).
+	ReferenceCacheSize int `env:"SIDECAR_REFERENCE_CACHE_SIZE" envDefault:"100000" usage:"most conversation references held in memory (LRU)"`
+	// ReferenceTTL is how long an unused reference is kept.
+	ReferenceTTL time.Duration `env:"SIDECAR_REFERENCE_TTL" envDefault:"365d" usage:"how long a conversation reference is kept (Go duration or days, like 30d)"`
+
+	// BotTimeout bounds the wait for the bot; the channel gives up at about
+	// 15 s, so the default leaves a second to answer it.
+	BotTimeout time.Duration `env:"SIDECAR_BOT_TIMEOUT" envDefault:"14s" usage:"how long an inbound call waits for the bot (the channel gives up at about 15s)"`
+	// ShutdownGrace is how long in-flight calls may finish after SIGTERM.
+	ShutdownGrace time.Duration `env:"SIDECAR_SHUTDOWN_GRACE" envDefault:"25s" usage:"time in-flight calls get to finish after SIGTERM"`
+	// MaxBodyBytes caps request bodies on both listeners (413 beyond).
+	MaxBodyBytes Size `env:"SIDECAR_MAX_BODY_BYTES" envDefault:"8MiB" usage:"larger request bodies get 413, on both listeners"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `env:"SIDECAR_LOG_LEVEL" envDefault:"info" usage:"debug, info, warn or error"`
+	// LogFormat is json or console.
+	LogFormat string `env:"SIDECAR_LOG_FORMAT" envDefault:"json" usage:"json or console"`
+}
+
+// Load builds a Config from environ, a variable-to-value map such as
+// EnvironMap(os.Environ()) after Flags and FlagSet.Parse have written the
+// flags into it. A value comes from the canonical variable, else its alias,
+// else the default; surrounding spaces are trimmed (a .env file written on
+// Windows ends its lines in "\r") and an empty value counts as unset.
+//
+// On any problem Load returns the zero Config and an *Error listing every
+// problem by variable name, never showing a secret. Its result depends on
+// environ alone: it reads no files, and although env builds its default
+// options from os.Environ, Options.Environment replaces them unused.
+func Load(environ map[string]string) (Config, error) {
+	vars := table()
+	l := loader{
+		vars:    vars,
+		raw:     map[string]string{},
+		from:    map[string]string{},
+		present: map[string][]string{},
+		failed:  map[string]bool{},
+	}
+	for _, v := range vars {
+		l.resolve(environ, v)
+	}
+
+	cfg, err := env.ParseAsWithOptions[Config](env.Options{
+		// Never nil: env reads the process environment when it is.
+		Environment: l.raw,
+		FuncMap: map[reflect.Type]env.ParserFunc{
+			reflect.TypeFor[time.Duration](): func(s string) (any, error) { return ParseDuration(s) },
+			reflect.TypeFor[bool]():          parseBool,
+			reflect.TypeFor[int]():           parseInt,
+		},
+	})
+	if err != nil {
+		l.envErrors(err)
+	}
+	l.check(&cfg)
+	if len(l.problems) > 0 {
+		// Report in table order, whichever stage found the problem.
+		slices.SortStableFunc(l.problems, func(a, b problem) int { return a.order - b.order })
+		ps := make([]Problem, len(l.problems))
+		for i, p := range l.problems {
+			ps[i] = p.Problem
+		}
+		return Config{}, &Error{Problems: ps}
+	}
+	return cfg, nil
+}
+
+// loader holds what Load has read and the problems it found.
+type loader struct {
+	vars []variable
+	// raw maps a canonical name to its trimmed, non-empty value.
+	raw map[string]string
+	// from maps a canonical name to the variable that supplied its value,
+	// which is the one to name in a message.
+	from map[string]string
+	// present lists, per canonical name, every name set in the
+	// environment: the canonical one, the alias or both.
+	present map[string][]string
+	// failed marks variables already reported, so that checks depending
+	// on them do not pile up consequences of the same mistake.
+	failed   map[string]bool
+	problems []problem
+}
+
+// problem is a Problem with its variable's place in the table.
+type problem struct {
+	Problem
+	order int
+}
+
+// add records a problem about the canonical variable name, or about
+// several variables when name is "".
+func (l *loader) add(name string, p Problem) {
+	order := len(l.vars)
+	if i := slices.IndexFunc(l.vars, func(v variable) bool { return v.Name == name }); i >= 0 {
+		order = i
+	}
+	l.failed[name] = true
+	l.problems = append(l.problems, problem{Problem: p, order: order})
+}
+
+func (l *loader) resolve(environ map[string]string, v variable) {
+	for _, name := range []string{v.Name, v.Alias} {
+		if name == "" {
+			continue
+		}
+		val := strings.TrimSpace(environ[name])
+		if val == "" {
+			continue
+		}
+		// The canonical name wins, silently: an .env written for both SDK
+		// generations may carry both names.
+		if _, ok := l.raw[v.Name]; !ok {
+			l.raw[v.Name], l.from[v.Name] = val, name
+		}
+		l.present[v.Name] = append(l.present[v.Name], name)
+	}
+}
+
+func (l *loader) lookup(pred func(variable) bool) (variable, bool) {
+	for _, v := range l.vars {
+		if pred(v) {
+			return v, true
+		}
+	}
+	return variable{}, false
+}
+
+// fail records a problem with the value of the canonical variable name.
+func (l *loader) fail(name, reason string) {
+	v, _ := l.lookup(func(v variable) bool { return v.Name == name })
+	shown := name
+	if from := l.from[name]; from != "" {
+		shown = from
+	}
+	l.add(name, Problem{Variable: shown, Value: v.display(l.raw[name]), Reason: reason})
+}
+
+// envErrors turns env's aggregate error into problems named by variable.
+// env's own messages name the Go field and quote the value, which could be
+// a secret, so only the parsers' reasons are kept.
+func (l *loader) envErrors(err error) {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		agg.Errors = []error{err}
+	}
+	for _, e := range agg.Errors {
+		var (
+			parse   env.ParseError
+			empty   env.EmptyVarError
+			missing env.VarIsNotSetError
+		)
+		switch {
+		case errors.As(e, &parse):
+			v, ok := l.lookup(func(v variable) bool { return v.field == parse.Name })
+			if !ok {
+				break
+			}
+			reason := "not a valid value"
+			if !v.secret() {
+				reason = parse.Err.Error()
+			}
+			l.fail(v.Name, reason)
+			continue
+		case errors.As(e, &empty):
+			l.required(empty.Key)
+			continue
+		case errors.As(e, &missing):
+			l.required(missing.Key)
+			continue
+		}
+		// Unreachable with Config's field types; kept so that nothing is lost.
+		l.add("", Problem{Reason: e.Error()})
+	}
+}
+
+func (l *loader) required(name string) {
+	v, _ := l.lookup(func(v variable) bool { return v.Name == name })
+	shown := name
+	if v.Alias != "" {
+		shown += " (or " + v.Alias + ")"
+	}
+	l.add(name, Problem{Variable: shown, Reason: "required but not set"})
+}

@@ -1,0 +1,109 @@
+package config
+
+import (
+	"errors"
+	"strings"
+)
+
+// AppType is MicrosoftAppType: how the bot's Entra app gets its token.
+type AppType string
+
+// The app types, spelled as the Bot Framework SDKs and Azure Bot resources
+// spell them.
+const (
+	// AppTypeSingleTenant takes tokens from the bot's own tenant
+	// (MicrosoftAppTenantId). The sidecar's default (the SDKs default to
+	// MultiTenant).
+	AppTypeSingleTenant AppType = "SingleTenant"
+	// AppTypeMultiTenant takes tokens from the cloud's Bot Framework tenant.
+	AppTypeMultiTenant AppType = "MultiTenant"
+	// AppTypeUserAssignedMSI takes tokens from the managed identity whose
+	// client id is MicrosoftAppId; it has no secret.
+	AppTypeUserAssignedMSI AppType = "UserAssignedMSI"
+
+	appTypesAccepted = "SingleTenant, MultiTenant or UserAssignedMSI"
+)
+
+// UnmarshalText accepts an app type in any case, as the SDKs do
+// (botbuilder-dotnet parses the enum ignoring case, which is how
+// "UserAssignedMsi" arises). Unlike the SDKs, which fall back to
+// MultiTenant, an unknown value is an error: a typo must not change which
+// tenant tokens come from.
+func (t *AppType) UnmarshalText(text []byte) error {
+	for _, v := range []AppType{AppTypeSingleTenant, AppTypeMultiTenant, AppTypeUserAssignedMSI} {
+		if strings.EqualFold(string(text), string(v)) {
+			*t = v
+			return nil
+		}
+	}
+	return errors.New("not an app type; use " + appTypesAccepted)
+}
+
+// CredentialKind says which credential proves the bot's identity.
+// The zero value means none, which Load never returns.
+type CredentialKind int
+
+// The credential kinds; exactly one is configured.
+const (
+	// CredentialSecret is MicrosoftAppPassword (or CLIENT_SECRET).
+	CredentialSecret CredentialKind = iota + 1
+	// CredentialSecretFile is a secret read from SIDECAR_CLIENT_SECRET_FILE.
+	CredentialSecretFile
+	// CredentialCertFile is a PEM certificate and key in SIDECAR_CLIENT_CERT_FILE.
+	CredentialCertFile
+	// CredentialFederatedFile is a client assertion read, and re-read as
+	// kubelet rotates it, from AZURE_FEDERATED_TOKEN_FILE.
+	CredentialFederatedFile
+	// CredentialManagedIdentity is the user-assigned managed identity of
+	// AppTypeUserAssignedMSI.
+	CredentialManagedIdentity
+)
+
+// String names the kind for logs.
+func (k CredentialKind) String() string {
+	switch k {
+	case CredentialSecret:
+		return "client secret"
+	case CredentialSecretFile:
+		return "client secret file"
+	case CredentialCertFile:
+		return "client certificate file"
+	case CredentialFederatedFile:
+		return "federated token file"
+	case CredentialManagedIdentity:
+		return "managed identity"
+	}
+	return "none"
+}
+
+// Credential returns the configured credential. Load guarantees that
+// exactly one is set, so the order here only matters for a hand-built
+// Config.
+func (c Config) Credential() CredentialKind {
+	switch {
+	case c.AppType == AppTypeUserAssignedMSI:
+		return CredentialManagedIdentity
+	case c.AppPassword != "":
+		return CredentialSecret
+	case c.ClientSecretFile != "":
+		return CredentialSecretFile
+	case c.ClientCertFile != "":
+		return CredentialCertFile
+	case c.FederatedTokenFile != "":
+		return CredentialFederatedFile
+	}
+	return 0
+}
+
+// Authority returns the token authority, "{AuthorityHost}/{tenant}": the
+// cloud's Bot Framework login tenant for a MultiTenant bot (botframework.com
+// on the public cloud), TenantID otherwise. A managed identity does not use
+// it for its token; it is still the tenant's authority, where the bot's own
+// tenant publishes its keys.
+func (c Config) Authority() string {
+	tenant := c.TenantID
+	if c.AppType == AppTypeMultiTenant {
+		tenant = defaultsFor(c.Cloud).loginTenant
+	}
+	return strings.TrimRight(c.AuthorityHost, "/") + "/" + tenant
+}

@@ -1,0 +1,223 @@
+package config
+
+import (
+	"errors"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Variable names used by the checks that span several variables.
+const (
+	varAppType       = "MicrosoftAppType"
+	varTenantID      = "MicrosoftAppTenantId"
+	varAppPassword   = "MicrosoftAppPassword"
+	varSecretFile    = "SIDECAR_CLIENT_SECRET_FILE"
+	varCertFile      = "SIDECAR_CLIENT_CERT_FILE"
+	varFederatedFile = "AZURE_FEDERATED_TOKEN_FILE"
+	credentialsList  = "MicrosoftAppPassword (or CLIENT_SECRET), SIDECAR_CLIENT_SECRET_FILE, SIDECAR_CLIENT_CERT_FILE or AZURE_FEDERATED_TOKEN_FILE"
+)
+
+func parseBool(s string) (any, error) {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return nil, errors.New("not true or false")
+	}
+	return b, nil
+}
+
+func parseInt(s string) (any, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return nil, errors.New("not a whole number")
+	}
+	return n, nil
+}
+
+// check validates and normalises what env parsed. It skips a variable
+// whose parse already failed, and checks that depend on it.
+func (l *loader) check(c *Config) {
+	l.checkIdentity(c)
+	l.checkCredential(c)
+	l.checkEndpoints(c)
+
+	l.addr("SIDECAR_INBOUND_ADDR", c.InboundAddr)
+	l.addr("SIDECAR_OUTBOUND_ADDR", c.OutboundAddr)
+	l.addr("SIDECAR_ADMIN_ADDR", c.AdminAddr)
+	l.url("SIDECAR_BOT_URL", c.BotURL, urlRule{http: true})
+	if _, ok := l.url("SIDECAR_OUTBOUND_URL", c.OutboundURL, urlRule{http: true, noQuery: true}); ok {
+		// The bot's SDK appends "v3/conversations/…" to serviceUrl; some
+		// SDKs add their own "/", some do not, so one "/" is the safe form.
+		c.OutboundURL = strings.TrimRight(c.OutboundURL, "/") + "/"
+	}
+	if c.DefaultServiceURL != "" {
+		// A token is attached to calls sent here, so https only.
+		l.url("SIDECAR_DEFAULT_SERVICE_URL", c.DefaultServiceURL, urlRule{noQuery: true})
+	}
+	var trusted []string
+	for _, s := range c.TrustedServiceURLs {
+		if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
+			trusted = append(trusted, s)
+		}
+	}
+	c.TrustedServiceURLs = trusted
+
+	l.positive("SIDECAR_REFERENCE_CACHE_SIZE", c.ReferenceCacheSize > 0)
+	l.positive("SIDECAR_REFERENCE_TTL", c.ReferenceTTL > 0)
+	l.positive("SIDECAR_BOT_TIMEOUT", c.BotTimeout > 0)
+	l.positive("SIDECAR_MAX_BODY_BYTES", c.MaxBodyBytes > 0)
+	if !l.failed["SIDECAR_SHUTDOWN_GRACE"] && c.ShutdownGrace < 0 {
+		l.fail("SIDECAR_SHUTDOWN_GRACE", "must not be negative")
+	}
+	c.LogLevel = l.oneOf("SIDECAR_LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
+	c.LogFormat = l.oneOf("SIDECAR_LOG_FORMAT", c.LogFormat, "json", "console")
+}
+
+func (l *loader) checkIdentity(c *Config) {
+	if c.TenantID != "" && strings.Trim(c.TenantID, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != "" {
+		// It becomes a path segment of the authority URL.
+		l.fail(varTenantID, "not a tenant id (a GUID) or domain name")
+	}
+	if l.failed[varAppType] {
+		return
+	}
+	if c.TenantID == "" && c.AppType != AppTypeMultiTenant {
+		l.add(varTenantID, Problem{
+			Variable: varTenantID + " (or TENANT_ID)",
+			Reason:   "required for MicrosoftAppType=" + string(c.AppType),
+		})
+	}
+	if c.TenantID == "" && c.AppType == AppTypeMultiTenant && c.AcceptEntraTokens {
+		l.fail("SIDECAR_ACCEPT_ENTRA_TOKENS", "needs MicrosoftAppTenantId, the tenant whose tokens to accept")
+	}
+}
+
+// checkCredential counts the credentials that are set, as ghostunnel's
+// validateServerCredentials does, and names them (never their values).
+func (l *loader) checkCredential(c *Config) {
+	if l.failed[varAppType] {
+		return
+	}
+	var set []string
+	var count int
+	for _, name := range []string{varAppPassword, varSecretFile, varCertFile, varFederatedFile} {
+		if names := l.present[name]; len(names) > 0 {
+			set = append(set, names...)
+			count++
+		}
+	}
+	switch {
+	case c.AppType == AppTypeUserAssignedMSI && count > 0:
+		// The managed identity is the credential.
+		l.fail(varAppType, "takes no secret; unset "+strings.Join(set, ", "))
+	case c.AppType == AppTypeUserAssignedMSI:
+	case count == 0:
+		l.add("", Problem{
+			Reason: "no credential is set; set one of " + credentialsList,
+		})
+	case count > 1:
+		l.add("", Problem{
+			Reason: "more than one credential is set (" + strings.Join(set, ", ") + "); keep exactly one of " + credentialsList,
+		})
+	}
+}
+
+func (l *loader) checkEndpoints(c *Config) {
+	c.fillFrom(defaultsFor(c.Cloud).Endpoints)
+	const host = "SIDECAR_AUTHORITY_HOST"
+	if u, ok := l.url(host, c.AuthorityHost, urlRule{loopbackHTTP: true, noQuery: true}); ok {
+		if strings.Trim(u.Path, "/") != "" {
+			l.fail(host, "has a path; give the scheme and host only, the tenant is added from MicrosoftAppTenantId")
+		}
+		c.AuthorityHost = strings.TrimRight(c.AuthorityHost, "/")
+	}
+	if _, ok := l.url("SIDECAR_TOKEN_SCOPE", c.TokenScope, urlRule{loopbackHTTP: true, noQuery: true}); ok &&
+		!strings.HasSuffix(c.TokenScope, "/.default") {
+		// The SDKs' ToChannelFromBotOAuthScope is the resource; they append
+		// "/.default", which the client-credentials grant requires.
+		c.TokenScope = strings.TrimRight(c.TokenScope, "/") + "/.default"
+	}
+	l.url("SIDECAR_OPENID_METADATA_URL", c.OpenIDMetadataURL, urlRule{loopbackHTTP: true})
+	l.url("SIDECAR_CHANNEL_ISSUER", c.ChannelIssuer, urlRule{loopbackHTTP: true, noQuery: true})
+}
+
+// urlRule says which URLs a setting accepts beyond an absolute https URL
+// with a host and without user info or fragment.
+type urlRule struct {
+	http         bool // plain http to any host (the bot, on its own network)
+	loopbackHTTP bool // plain http to a loopback host (test fakes)
+	noQuery      bool
+}
+
+func (l *loader) url(name, s string, r urlRule) (*url.URL, bool) {
+	if l.failed[name] {
+		return nil, false
+	}
+	u, err := url.Parse(s)
+	var reason string
+	switch {
+	case err != nil || !u.IsAbs() || u.Opaque != "" || u.Hostname() == "":
+		reason = "not an absolute URL like https://host/path"
+	case u.Scheme == "http" && (r.http || r.loopbackHTTP && loopback(u.Hostname())):
+	case u.Scheme != "https" && r.http:
+		reason = "not an http or https URL"
+	case u.Scheme != "https" && r.loopbackHTTP:
+		reason = "not an https URL (http is allowed only for 127.0.0.1, ::1 or localhost)"
+	case u.Scheme != "https":
+		reason = "not an https URL"
+	}
+	switch {
+	case reason != "":
+	case u.User != nil:
+		// Credentials in a URL end up in logs.
+		reason = "has user info; this URL takes no credentials"
+	case u.Fragment != "" || strings.HasSuffix(s, "#"):
+		reason = "has a fragment"
+	case r.noQuery && (u.RawQuery != "" || u.ForceQuery):
+		reason = "has a query"
+	}
+	if reason != "" {
+		l.fail(name, reason)
+		return nil, false
+	}
+	return u, true
+}
+
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (l *loader) addr(name, s string) {
+	if l.failed[name] {
+		return
+	}
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		l.fail(name, "not host:port, like :3978 or 127.0.0.1:3979")
+		return
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		l.fail(name, "port is not a number from 0 to 65535")
+	}
+}
+
+func (l *loader) positive(name string, ok bool) {
+	if !ok && !l.failed[name] {
+		l.fail(name, "must be more than 0")
+	}
+}
+
+// oneOf returns s lower-cased when it is one of allowed.
+func (l *loader) oneOf(name, s string, allowed ...string) string {
+	v := strings.ToLower(s)
+	if !slices.Contains(allowed, v) {
+		l.fail(name, "not one of "+strings.Join(allowed, ", "))
+	}
+	return v
+}

@@ -1,0 +1,64 @@
+package proxy
+
+import (
+	"net/http"
+	"sync/atomic"
+)
+
+// ReadinessCheck is one condition of /readyz. It returns nil when met, or
+// an error whose message is safe to show (it is served to probes).
+type ReadinessCheck struct {
+	Name  string
+	Check func() error
+}
+
+// Admin serves /healthz and /readyz (and, later, /metrics).
+type Admin struct {
+	mux      *http.ServeMux
+	checks   []ReadinessCheck
+	draining atomic.Bool
+}
+
+// NewAdmin returns the admin handler. extra handlers (such as /metrics)
+// are mounted by pattern.
+func NewAdmin(checks []ReadinessCheck, extra map[string]http.Handler) *Admin {
+	a := &Admin{mux: http.NewServeMux(), checks: checks}
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	a.mux.HandleFunc("GET /readyz", a.readyz)
+	for pattern, h := range extra {
+		a.mux.Handle(pattern, h)
+	}
+	return a
+}
+
+// Drain turns /readyz to 503 so that Kubernetes stops sending traffic
+// before the listeners close.
+func (a *Admin) Drain() { a.draining.Store(true) }
+
+func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+func (a *Admin) readyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if a.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("shutting down\n"))
+		return
+	}
+	var report []byte
+	ready := true
+	for _, c := range a.checks {
+		if err := c.Check(); err != nil {
+			ready = false
+			report = append(report, c.Name+": "+err.Error()+"\n"...)
+		} else {
+			report = append(report, c.Name+": ok\n"...)
+		}
+	}
+	if !ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_, _ = w.Write(report)
+}

@@ -1,0 +1,49 @@
+package proxy
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestRetryDelay(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	p := RetryPolicy{}.withDefaults()
+	tests := []struct {
+		name    string
+		n       int
+		header  http.Header
+		start   time.Time
+		wantMin time.Duration
+		wantMax time.Duration
+		wantOK  bool
+	}{
+		{"retry-after seconds", 0, http.Header{"Retry-After": {"2"}}, now, 2 * time.Second, 2 * time.Second, true},
+		{"retry-after date", 0, http.Header{"Retry-After": {now.Add(3 * time.Second).Format(http.TimeFormat)}}, now, 3 * time.Second, 3 * time.Second, true},
+		{"retry-after-ms", 0, http.Header{"Retry-After-Ms": {"150"}}, now, 150 * time.Millisecond, 150 * time.Millisecond, true},
+		{"backoff first", 0, nil, now, 250 * time.Millisecond, 500 * time.Millisecond, true},
+		{"backoff third", 2, nil, now, time.Second, 2 * time.Second, true},
+		{"retries exhausted", 3, nil, now, 0, 0, false},
+		{"retry-after beyond budget", 0, http.Header{"Retry-After": {"31"}}, now, 0, 0, false},
+		{"budget used up", 1, http.Header{"Retry-After": {"5"}}, now.Add(-28 * time.Second), 0, 0, false},
+		{"garbage retry-after falls back to backoff", 0, http.Header{"Retry-After": {"soon"}}, now, 250 * time.Millisecond, 500 * time.Millisecond, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, ok := p.delay(tt.n, tt.header, now, tt.start)
+			if ok != tt.wantOK || d < tt.wantMin || d > tt.wantMax {
+				t.Errorf("delay(%d, %v) = %v, %v; want [%v, %v], %v", tt.n, tt.header, d, ok, tt.wantMin, tt.wantMax, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestRetryableStatus(t *testing.T) {
+	t.Parallel()
+	for status, want := range map[int]bool{429: true, 412: true, 502: true, 503: true, 504: true, 500: false, 403: false, 401: false, 200: false, 404: false} {
+		if got := retryableStatus(status); got != want {
+			t.Errorf("retryableStatus(%d) = %v; want %v", status, got, want)
+		}
+	}
+}

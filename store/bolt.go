@@ -1,0 +1,397 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+)
+
+// ErrUnavailable marks a failure of the storage itself (a disk that is full
+// or read-only, a closed database, an unreachable Redis) as opposed to a
+// missing reference. Callers answer 503 so the channel retries later.
+var ErrUnavailable = errors.New("reference store unavailable")
+
+// Defaults shared by the persistent backends.
+const (
+	// DefaultTTL is how long a reference lives without an inbound activity
+	// refreshing it. Bots send proactive messages months after the last
+	// message they received, so it is long.
+	DefaultTTL = 365 * 24 * time.Hour
+	// DefaultSweepInterval is how often Bolt deletes expired references.
+	DefaultSweepInterval = time.Hour
+	// DefaultOpenTimeout is how long OpenBolt waits for the file lock.
+	DefaultOpenTimeout = 3 * time.Second
+)
+
+var (
+	refsBucket    = []byte("references")
+	tenantsBucket = []byte("tenants")
+)
+
+// sweepChunk bounds the deletions of one sweep transaction, so that the
+// sweep never holds the single bbolt writer long enough to delay a Put.
+const sweepChunk = 1000
+
+// BoltOptions configures OpenBolt.
+type BoltOptions struct {
+	// Path is the database file; its directory is created when missing.
+	Path string
+	// TTL is how long a reference lives after its UpdatedAt; DefaultTTL when zero.
+	TTL time.Duration
+	// SweepInterval is the period of Run's expiry sweep; DefaultSweepInterval when zero.
+	SweepInterval time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Logger receives the sweep loop's messages; a no-op logger when nil.
+	Logger *zap.Logger
+	// OpenTimeout bounds the wait for a file that another process holds;
+	// DefaultOpenTimeout when zero.
+	OpenTimeout time.Duration
+
+	// Fault injection for tests: bbolt's MaxSize (a full disk) and ReadOnly.
+	maxSize  int
+	readOnly bool
+}
+
+// Bolt is a persistent store in a single bbolt file. bbolt holds an
+// exclusive lock on the file, so exactly one process uses it at a time.
+// Every Put is committed and fsync'd before it returns; concurrent Puts
+// share one commit (bbolt's Batch), which costs each of them up to
+// bbolt's batch delay (10 ms) but one fsync for the lot.
+type Bolt struct {
+	db       *bolt.DB
+	path     string
+	ttl      time.Duration
+	interval time.Duration
+	now      func() time.Time
+	logger   *zap.Logger
+}
+
+var (
+	_ Store  = (*Bolt)(nil)
+	_ Runner = (*Bolt)(nil)
+	_ Lister = (*Bolt)(nil)
+)
+
+// OpenBolt opens (creating when missing) the database at opts.Path. A file
+// locked by another process is an error after opts.OpenTimeout, not a hang.
+func OpenBolt(ctx context.Context, opts BoltOptions) (*Bolt, error) {
+	if opts.Path == "" {
+		return nil, errors.New("open reference store: empty path")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("open reference store %s: %w", opts.Path, err)
+	}
+	b := &Bolt{
+		path:     opts.Path,
+		ttl:      orDefault(opts.TTL, DefaultTTL),
+		interval: orDefault(opts.SweepInterval, DefaultSweepInterval),
+		now:      opts.Now,
+		logger:   opts.Logger,
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	if b.logger == nil {
+		b.logger = zap.NewNop()
+	}
+	if !opts.readOnly {
+		if err := os.MkdirAll(filepath.Dir(opts.Path), 0o750); err != nil {
+			return nil, fmt.Errorf("open reference store %s: %w", opts.Path, err)
+		}
+	}
+	db, err := bolt.Open(opts.Path, 0o600, &bolt.Options{
+		Timeout: orDefault(opts.OpenTimeout, DefaultOpenTimeout),
+		// The hashmap freelist stays fast as a database of millions of
+		// references fragments; the array one degrades.
+		FreelistType: bolt.FreelistMapType,
+		MaxSize:      opts.maxSize,
+		ReadOnly:     opts.readOnly,
+	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open reference store %s: locked by another process (is another sidecar running?): %w", opts.Path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open reference store %s: %w", opts.Path, err)
+	}
+	b.db = db
+	if opts.readOnly {
+		return b, nil
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{refsBucket, tenantsBucket} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open reference store %s: %w", opts.Path, err)
+	}
+	return b, nil
+}
+
+// Put implements Store. It returns once the reference is on disk.
+func (b *Bolt) Put(_ context.Context, ref Reference) error {
+	if err := checkKeys(ref); err != nil {
+		return fmt.Errorf("put reference: %w", err)
+	}
+	if ref.UpdatedAt.IsZero() {
+		ref.UpdatedAt = b.now()
+	}
+	value, err := json.Marshal(ref)
+	if err != nil {
+		return fmt.Errorf("put reference: %w", err)
+	}
+	id := []byte(ref.ConversationID)
+	// Batch may run this function more than once; it is idempotent.
+	err = b.db.Batch(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(refsBucket).Put(id, value); err != nil {
+			return err
+		}
+		if ref.TenantID == "" {
+			return nil
+		}
+		return tx.Bucket(tenantsBucket).Put([]byte(ref.TenantID), id)
+	})
+	if err != nil {
+		// Keys were checked above, so what is left is the file or the disk.
+		return fmt.Errorf("put reference: %w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Get implements Store. An expired reference is not found even before the
+// sweep deletes it.
+func (b *Bolt) Get(_ context.Context, conversationID string) (Reference, error) {
+	var ref Reference
+	err := b.db.View(func(tx *bolt.Tx) error {
+		var err error
+		ref, err = b.get(tx, []byte(conversationID))
+		return err
+	})
+	return ref, b.readErr(err)
+}
+
+// NewestForTenant implements Store.
+func (b *Bolt) NewestForTenant(_ context.Context, tenantID string) (Reference, error) {
+	var ref Reference
+	err := b.db.View(func(tx *bolt.Tx) error {
+		id := tx.Bucket(tenantsBucket).Get([]byte(tenantID))
+		if id == nil {
+			return ErrNotFound
+		}
+		var err error
+		ref, err = b.get(tx, id)
+		return err
+	})
+	return ref, b.readErr(err)
+}
+
+// get decodes the live reference under id; it copies out of bbolt's mmap.
+func (b *Bolt) get(tx *bolt.Tx, id []byte) (Reference, error) {
+	value := tx.Bucket(refsBucket).Get(id)
+	if value == nil {
+		return Reference{}, ErrNotFound
+	}
+	var ref Reference
+	if err := json.Unmarshal(value, &ref); err != nil {
+		return Reference{}, fmt.Errorf("decode reference: %w: %w", errCorrupt, err)
+	}
+	if b.expired(ref.UpdatedAt) {
+		return Reference{}, ErrNotFound
+	}
+	return ref, nil
+}
+
+// errCorrupt marks a stored value that does not decode: the storage works,
+// so it is not ErrUnavailable.
+var errCorrupt = errors.New("corrupt reference")
+
+// readErr leaves ErrNotFound and decoding errors alone and marks failures
+// of the database itself unavailable.
+func (b *Bolt) readErr(err error) error {
+	switch {
+	case err == nil, errors.Is(err, ErrNotFound), errors.Is(err, errCorrupt):
+		return err
+	default:
+		return fmt.Errorf("get reference: %w: %w", ErrUnavailable, err)
+	}
+}
+
+// Delete implements Store. It also drops the tenant's pointer when it names
+// this conversation, so NewestForTenant never answers with a deleted one.
+func (b *Bolt) Delete(_ context.Context, conversationID string) error {
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		return b.delete(tx, []byte(conversationID))
+	})
+	if err != nil {
+		return fmt.Errorf("delete reference: %w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+func (b *Bolt) delete(tx *bolt.Tx, id []byte) error {
+	refs, tenants := tx.Bucket(refsBucket), tx.Bucket(tenantsBucket)
+	value := refs.Get(id)
+	if value == nil {
+		return nil
+	}
+	var meta refMeta
+	if json.Unmarshal(value, &meta) == nil && meta.TenantID != "" {
+		if bytes.Equal(tenants.Get([]byte(meta.TenantID)), id) {
+			if err := tenants.Delete([]byte(meta.TenantID)); err != nil {
+				return err
+			}
+		}
+	}
+	return refs.Delete(id)
+}
+
+// refMeta is the part of a stored value the sweep needs; decoding only it
+// skips allocating the rest.
+type refMeta struct {
+	TenantID  string    `json:"tenantId"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+func (b *Bolt) expired(updatedAt time.Time) bool {
+	return b.now().Sub(updatedAt) > b.ttl
+}
+
+// List calls fn with every live reference, in key order, until fn returns
+// false. fn runs inside a read transaction: it must not call b.
+func (b *Bolt) List(ctx context.Context, fn func(Reference) bool) error {
+	err := b.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(refsBucket).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var ref Reference
+			if err := json.Unmarshal(v, &ref); err != nil {
+				return fmt.Errorf("decode reference: %w: %w", errCorrupt, err)
+			}
+			if b.expired(ref.UpdatedAt) {
+				continue
+			}
+			if !fn(ref) {
+				return nil
+			}
+		}
+		return nil
+	})
+	switch {
+	case err == nil, ctx.Err() != nil:
+		return err
+	case errors.Is(err, errCorrupt):
+		return fmt.Errorf("list references: %w", err)
+	default:
+		return fmt.Errorf("list references: %w: %w", ErrUnavailable, err)
+	}
+}
+
+// Run deletes expired references at start and then every SweepInterval
+// until ctx is done. It logs failures, since no caller waits for them.
+func (b *Bolt) Run(ctx context.Context) error {
+	t := time.NewTicker(b.interval)
+	defer t.Stop()
+	for {
+		n, err := b.Sweep(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			b.logger.Warn("reference sweep failed", zap.Error(err), zap.Int("deleted", n))
+		case n > 0:
+			b.logger.Info("expired references deleted", zap.Int("deleted", n))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep deletes the references older than the TTL now and reports how many.
+// It finds them in a read transaction, then deletes them in small write
+// transactions that check the age again: a Put may have refreshed one since.
+func (b *Bolt) Sweep(ctx context.Context) (int, error) {
+	var stale [][]byte
+	err := b.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(refsBucket).ForEach(func(k, v []byte) error {
+			var meta refMeta
+			if json.Unmarshal(v, &meta) == nil && b.expired(meta.UpdatedAt) {
+				stale = append(stale, bytes.Clone(k))
+			}
+			return ctx.Err()
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sweep references: %w", err)
+	}
+	deleted := 0
+	for len(stale) > 0 {
+		chunk := stale[:min(sweepChunk, len(stale))]
+		stale = stale[len(chunk):]
+		err := b.db.Update(func(tx *bolt.Tx) error {
+			for _, id := range chunk {
+				var meta refMeta
+				v := tx.Bucket(refsBucket).Get(id)
+				if v == nil || json.Unmarshal(v, &meta) != nil || !b.expired(meta.UpdatedAt) {
+					continue
+				}
+				if err := b.delete(tx, id); err != nil {
+					return err
+				}
+				deleted++
+			}
+			return nil
+		})
+		if err != nil {
+			return deleted, fmt.Errorf("sweep references: %w: %w", ErrUnavailable, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return deleted, err
+		}
+	}
+	return deleted, nil
+}
+
+// Close implements Store. The owner stops Run first by cancelling its ctx.
+func (b *Bolt) Close() error {
+	if err := b.db.Close(); err != nil {
+		return fmt.Errorf("close reference store %s: %w", b.path, err)
+	}
+	return nil
+}
+
+// checkKeys rejects what bbolt would refuse as a key, so that a failed
+// write can only mean the storage failed.
+func checkKeys(ref Reference) error {
+	switch {
+	case ref.ConversationID == "":
+		return errors.New("empty conversation id")
+	case len(ref.ConversationID) > bolt.MaxKeySize, len(ref.TenantID) > bolt.MaxKeySize:
+		return errors.New("id longer than 32 KiB")
+	}
+	return nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}

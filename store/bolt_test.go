@@ -1,0 +1,387 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// fakeClock is an injected clock tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// openTestBolt opens a Bolt in a fresh directory and closes it at the end.
+func openTestBolt(tb testing.TB, opts BoltOptions) *Bolt {
+	tb.Helper()
+	if opts.Path == "" {
+		opts.Path = filepath.Join(tb.TempDir(), "references.db")
+	}
+	b, err := OpenBolt(context.Background(), opts)
+	if err != nil {
+		tb.Fatalf("OpenBolt: %v", err)
+	}
+	tb.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+func TestBoltConformance(t *testing.T) {
+	t.Parallel()
+	testStore(t, openTestBolt(t, BoltOptions{}))
+}
+
+func TestCachedOverBoltConformance(t *testing.T) {
+	t.Parallel()
+	c, err := NewCached(openTestBolt(t, BoltOptions{}), CachedOptions{Size: 100, Durable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testStore(t, c)
+}
+
+func TestBoltReopen(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "references.db")
+	b, err := OpenBolt(t.Context(), BoltOptions{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sampleRef(1, "tenant-a")
+	if err := b.Put(t.Context(), want); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	b = openTestBolt(t, BoltOptions{Path: path})
+	got, err := b.Get(t.Context(), want.ConversationID)
+	if err != nil {
+		t.Fatalf("Get after reopen: %v", err)
+	}
+	sameVersionf(t, "Get after reopen", got, want)
+	got, err = b.NewestForTenant(t.Context(), "tenant-a")
+	if err != nil {
+		t.Fatalf("NewestForTenant after reopen: %v", err)
+	}
+	sameVersionf(t, "NewestForTenant after reopen", got, want)
+}
+
+// bbolt locks with flock, which conflicts between two descriptors of one
+// process as between two processes, so a second open here stands in for a
+// second sidecar.
+func TestBoltLockedFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "references.db")
+	openTestBolt(t, BoltOptions{Path: path})
+
+	const timeout = 300 * time.Millisecond
+	start := time.Now()
+	b, err := OpenBolt(t.Context(), BoltOptions{Path: path, OpenTimeout: timeout})
+	elapsed := time.Since(start)
+	if err == nil {
+		_ = b.Close()
+		t.Fatal("second OpenBolt succeeded; want a lock error")
+	}
+	if !errors.Is(err, bolt.ErrTimeout) || !strings.Contains(err.Error(), "locked by another process") {
+		t.Errorf("OpenBolt error = %v; want a lock timeout naming the cause", err)
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("OpenBolt error = %v; want it to name %s", err, path)
+	}
+	// bbolt gives up one retry step (50 ms) early.
+	if elapsed < timeout/2 || elapsed > timeout+2*time.Second {
+		t.Errorf("OpenBolt gave up after %s; want about %s", elapsed, timeout)
+	}
+}
+
+func TestBoltCreatesDirectory(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data", "nested")
+	openTestBolt(t, BoltOptions{Path: filepath.Join(dir, "references.db")})
+	info, err := os.Stat(dir)
+	if err != nil {
+		t.Fatalf("directory not created: %v", err)
+	}
+	// The umask may only take bits away.
+	if perm := info.Mode().Perm(); perm&^0o750 != 0 {
+		t.Errorf("directory mode = %v; want at most 0750", perm)
+	}
+}
+
+func TestBoltExpiry(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	const ttl = 24 * time.Hour
+	b := openTestBolt(t, BoltOptions{TTL: ttl, Now: clock.Now})
+	old := refAt("a:old", "tenant-old", clock.Now())
+	if err := b.Put(t.Context(), old); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(ttl - time.Minute)
+	fresh := refAt("a:fresh", "tenant-fresh", clock.Now())
+	if err := b.Put(t.Context(), fresh); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(t.Context(), old.ConversationID); err != nil {
+		t.Fatalf("Get before TTL: %v", err)
+	}
+	clock.Add(2 * time.Minute)
+
+	if _, err := b.Get(t.Context(), old.ConversationID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get(expired) error = %v; want ErrNotFound", err)
+	}
+	if _, err := b.NewestForTenant(t.Context(), old.TenantID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("NewestForTenant(expired) error = %v; want ErrNotFound", err)
+	}
+	var listed []string
+	if err := b.List(t.Context(), func(r Reference) bool { listed = append(listed, r.ConversationID); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != 1 || listed[0] != fresh.ConversationID {
+		t.Errorf("List = %q; want only %q", listed, fresh.ConversationID)
+	}
+
+	// Run sweeps at once; it must delete the expired reference and its
+	// tenant pointer, and keep the fresh one.
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	waitFor(t, "sweep", func() bool { return rawKeys(t, b, refsBucket) == 1 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v; want nil", err)
+	}
+	if n := rawKeys(t, b, tenantsBucket); n != 1 {
+		t.Errorf("tenant pointers after sweep = %d; want 1", n)
+	}
+	if _, err := b.Get(t.Context(), fresh.ConversationID); err != nil {
+		t.Errorf("Get(fresh) after sweep: %v", err)
+	}
+}
+
+func TestBoltSweepKeepsRefreshed(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	b := openTestBolt(t, BoltOptions{TTL: time.Hour, Now: clock.Now})
+	refs := make([]Reference, 2500) // more than one sweep chunk
+	for i := range refs {
+		refs[i] = refAt(fmt.Sprintf("a:%d", i), "", clock.Now())
+	}
+	bulkPut(t, b, refs)
+	clock.Add(2 * time.Hour)
+	if err := b.Put(t.Context(), refAt("a:7", "", clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	n, err := b.Sweep(t.Context())
+	if err != nil || n != 2499 {
+		t.Errorf("Sweep() = %d, %v; want 2499, nil", n, err)
+	}
+	if _, err := b.Get(t.Context(), "a:7"); err != nil {
+		t.Errorf("Get(refreshed) after sweep: %v", err)
+	}
+}
+
+// Running as root makes file modes ineffective, so a failing disk is
+// simulated three ways that work for any user: the database closed under
+// the store, bbolt's MaxSize (what a full disk looks like to bbolt), and a
+// read-only open.
+func TestBoltUnavailable(t *testing.T) {
+	t.Parallel()
+	t.Run("closed underneath", func(t *testing.T) {
+		t.Parallel()
+		b := openTestBolt(t, BoltOptions{})
+		if err := b.db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		err := b.Put(t.Context(), sampleRef(1, "t"))
+		if !errors.Is(err, ErrUnavailable) || !strings.HasPrefix(err.Error(), "put reference: ") {
+			t.Errorf("Put error = %v; want put reference: …ErrUnavailable", err)
+		}
+		if _, err := b.Get(t.Context(), "a:x"); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Get error = %v; want ErrUnavailable", err)
+		}
+		if err := b.List(t.Context(), func(Reference) bool { return true }); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("List error = %v; want ErrUnavailable", err)
+		}
+	})
+	t.Run("disk full", func(t *testing.T) {
+		t.Parallel()
+		b := openTestBolt(t, BoltOptions{maxSize: 1 << 20})
+		first := sampleRef(0, "t")
+		if err := b.Put(t.Context(), first); err != nil {
+			t.Fatalf("first Put: %v", err)
+		}
+		var err error
+		for i := 1; i < 10_000 && err == nil; i++ {
+			ref := sampleRef(i, "t")
+			ref.User = fmt.Appendf(nil, `{"id":%q}`, strings.Repeat("u", 40_000))
+			err = b.Put(t.Context(), ref)
+		}
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Put on a full database error = %v; want ErrUnavailable", err)
+		}
+		if _, err := b.Get(t.Context(), first.ConversationID); err != nil {
+			t.Errorf("Get after a failed write: %v", err)
+		}
+	})
+	t.Run("read-only", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "references.db")
+		if err := openTestBolt(t, BoltOptions{Path: path}).Close(); err != nil {
+			t.Fatal(err)
+		}
+		b := openTestBolt(t, BoltOptions{Path: path, readOnly: true})
+		if err := b.Put(t.Context(), sampleRef(1, "t")); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Put on a read-only database error = %v; want ErrUnavailable", err)
+		}
+	})
+	t.Run("read-only directory", func(t *testing.T) {
+		t.Parallel()
+		if os.Geteuid() == 0 {
+			t.Skip("root ignores file modes; the other subtests simulate the failure")
+		}
+		dir := t.TempDir()
+		if err := os.Chmod(dir, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+		if _, err := OpenBolt(t.Context(), BoltOptions{Path: filepath.Join(dir, "references.db")}); err == nil {
+			t.Error("OpenBolt in a read-only directory succeeded; want an error")
+		}
+	})
+}
+
+// Concurrent Puts share commits (bbolt Batch); each must still be on disk
+// when it returns.
+func TestBoltConcurrentPutsDurable(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "references.db")
+	b, err := OpenBolt(t.Context(), BoltOptions{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	stats := b.db.Stats()
+	before := stats.TxStats.GetWrite()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() { errs <- b.Put(t.Context(), sampleRef(i, "t")) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+	}
+	stats = b.db.Stats()
+	t.Logf("%d concurrent Puts wrote %d pages", n, stats.TxStats.GetWrite()-before)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b = openTestBolt(t, BoltOptions{Path: path})
+	for i := range n {
+		if _, err := b.Get(t.Context(), sampleRef(i, "t").ConversationID); err != nil {
+			t.Fatalf("Get(%d) after reopen: %v", i, err)
+		}
+	}
+}
+
+func TestBoltListStops(t *testing.T) {
+	t.Parallel()
+	b := openTestBolt(t, BoltOptions{})
+	for i := range 5 {
+		if err := b.Put(t.Context(), sampleRef(i, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := 0
+	if err := b.List(t.Context(), func(Reference) bool { seen++; return seen < 2 }); err != nil {
+		t.Fatal(err)
+	}
+	if seen != 2 {
+		t.Errorf("List called fn %d times after it returned false; want 2", seen)
+	}
+}
+
+// bulkPut stores refs in a few large transactions, much faster than one
+// fsync'd Put each, for tests that need many references.
+func bulkPut(tb testing.TB, b *Bolt, refs []Reference) {
+	tb.Helper()
+	for len(refs) > 0 {
+		chunk := refs[:min(10_000, len(refs))]
+		refs = refs[len(chunk):]
+		err := b.db.Update(func(tx *bolt.Tx) error {
+			for _, ref := range chunk {
+				value, err := json.Marshal(ref)
+				if err != nil {
+					return err
+				}
+				if err := tx.Bucket(refsBucket).Put([]byte(ref.ConversationID), value); err != nil {
+					return err
+				}
+				if ref.TenantID != "" {
+					if err := tx.Bucket(tenantsBucket).Put([]byte(ref.TenantID), []byte(ref.ConversationID)); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatalf("bulk put: %v", err)
+		}
+	}
+}
+
+func rawKeys(t *testing.T, b *Bolt, bucket []byte) int {
+	t.Helper()
+	n := 0
+	err := b.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucket).Stats().KeyN
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

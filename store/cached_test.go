@@ -1,0 +1,489 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// countingStore is a Memory that counts calls and fails on demand.
+type countingStore struct {
+	*Memory
+	puts, gets, newest atomic.Int64
+
+	mu     sync.Mutex
+	putErr error
+	getErr error
+}
+
+var _ Store = (*countingStore)(nil)
+
+func newCountingStore(t *testing.T) *countingStore {
+	t.Helper()
+	m, err := NewMemory(1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &countingStore{Memory: m}
+}
+
+func (s *countingStore) fail(putErr, getErr error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.putErr, s.getErr = putErr, getErr
+}
+
+func (s *countingStore) errs() (error, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.putErr, s.getErr
+}
+
+func (s *countingStore) Put(ctx context.Context, ref Reference) error {
+	s.puts.Add(1)
+	if err, _ := s.errs(); err != nil {
+		return err
+	}
+	return s.Memory.Put(ctx, ref)
+}
+
+func (s *countingStore) Get(ctx context.Context, id string) (Reference, error) {
+	s.gets.Add(1)
+	if _, err := s.errs(); err != nil {
+		return Reference{}, err
+	}
+	return s.Memory.Get(ctx, id)
+}
+
+func (s *countingStore) NewestForTenant(ctx context.Context, tenantID string) (Reference, error) {
+	s.newest.Add(1)
+	return s.Memory.NewestForTenant(ctx, tenantID)
+}
+
+var errDown = fmt.Errorf("put reference: %w: connection refused", ErrUnavailable)
+
+func newTestCached(t *testing.T, backend Store, opts CachedOptions) *Cached {
+	t.Helper()
+	c, err := NewCached(backend, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// runCached runs c's loops until the test ends.
+func runCached(t *testing.T, c *Cached) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v; want nil", err)
+		}
+	})
+}
+
+func TestCachedSkipsUnchangedPut(t *testing.T) {
+	t.Parallel()
+	backend := newCountingStore(t)
+	clock := newFakeClock()
+	// TTL/100 is 1 h: an unchanged reference is written at most hourly.
+	c := newTestCached(t, backend, CachedOptions{Size: 10, TTL: 100 * time.Hour, Now: clock.Now})
+	t0 := clock.Now()
+	base := refAt("a:busy", "tenant", t0)
+	changed := refAt("a:busy", "tenant", t0.Add(62*time.Minute))
+	changed.ServiceURL = "https://smba.trafficmanager.net/emea/"
+	tests := []struct {
+		name     string
+		give     Reference
+		wantPuts int64
+	}{
+		{"first capture writes", base, 1},
+		{"same a minute later", refAt("a:busy", "tenant", t0.Add(time.Minute)), 1},
+		{"same with no time set", refAt("a:busy", "tenant", time.Time{}), 1},
+		{"same just before the refresh", refAt("a:busy", "tenant", t0.Add(59*time.Minute)), 1},
+		{"same after the refresh interval", refAt("a:busy", "tenant", t0.Add(61*time.Minute)), 2},
+		{"changed serviceUrl", changed, 3},
+		{"another conversation", refAt("a:other", "tenant", t0), 4},
+	}
+	for _, tt := range tests {
+		if err := c.Put(t.Context(), tt.give); err != nil {
+			t.Fatalf("%s: Put: %v", tt.name, err)
+		}
+		if got := backend.puts.Load(); got != tt.wantPuts {
+			t.Errorf("%s: backend writes = %d; want %d", tt.name, got, tt.wantPuts)
+		}
+	}
+}
+
+func TestCachedRefreshAfter(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		give CachedOptions
+		want time.Duration
+	}{
+		{"no TTL", CachedOptions{}, time.Hour},
+		{"a year", CachedOptions{TTL: DefaultTTL}, time.Hour},
+		{"short TTL", CachedOptions{TTL: 50 * time.Hour}, 30 * time.Minute},
+		{"explicit", CachedOptions{TTL: DefaultTTL, RefreshAfter: 5 * time.Minute}, 5 * time.Minute},
+	}
+	for _, tt := range tests {
+		c := newTestCached(t, newCountingStore(t), tt.give)
+		if c.refreshAfter != tt.want {
+			t.Errorf("%s: NewCached(%+v).refreshAfter = %v; want %v", tt.name, tt.give, c.refreshAfter, tt.want)
+		}
+	}
+}
+
+func TestCachedReadThrough(t *testing.T) {
+	t.Parallel()
+	backend := newCountingStore(t)
+	want := refAt("a:read", "tenant", time.Now())
+	if err := backend.Memory.Put(t.Context(), want); err != nil {
+		t.Fatal(err)
+	}
+	c := newTestCached(t, backend, CachedOptions{Size: 10})
+	for range 3 {
+		got, err := c.Get(t.Context(), want.ConversationID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameVersionf(t, "Get", got, want)
+	}
+	if n := backend.gets.Load(); n != 1 {
+		t.Errorf("backend reads after 3 Gets = %d; want 1", n)
+	}
+	// Misses are not cached: another replica may store the reference.
+	for range 2 {
+		if _, err := c.Get(t.Context(), "a:missing"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get(missing) = %v; want ErrNotFound", err)
+		}
+	}
+	if n := backend.gets.Load(); n != 3 {
+		t.Errorf("backend reads after 2 misses = %d; want 3", n)
+	}
+	backend.fail(nil, fmt.Errorf("get reference: %w", ErrUnavailable))
+	if _, err := c.Get(t.Context(), "a:missing"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Get(miss) with the backend down = %v; want ErrUnavailable", err)
+	}
+}
+
+func TestCachedDurableFailure(t *testing.T) {
+	t.Parallel()
+	backend := newCountingStore(t)
+	backend.fail(errDown, nil)
+	c := newTestCached(t, backend, CachedOptions{Size: 10, Durable: true})
+	ref := refAt("a:durable", "tenant", time.Now())
+	if err := c.Put(t.Context(), ref); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Put = %v; want ErrUnavailable", err)
+	}
+	if n := c.Pending(); n != 0 {
+		t.Errorf("Pending() = %d; want 0 for a durable store", n)
+	}
+	if _, err := c.Get(t.Context(), ref.ConversationID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after a failed durable Put = %v; want ErrNotFound", err)
+	}
+	backend.fail(nil, nil)
+	if err := c.Put(t.Context(), ref); err != nil {
+		t.Errorf("Put after recovery = %v", err)
+	}
+}
+
+func TestCachedNonDurableFailure(t *testing.T) {
+	t.Parallel()
+	backend := newCountingStore(t)
+	core, logs := observer.New(zapcore.DebugLevel)
+	c := newTestCached(t, backend, CachedOptions{Size: 10, RetryInterval: 10 * time.Millisecond, Logger: zap.New(core)})
+	now := time.Now()
+	a1 := refAt("a:queued-a", "tenant", now)
+	a2 := refAt("a:queued-a", "tenant", now.Add(time.Second))
+	a2.ServiceURL = "https://smba.trafficmanager.net/emea/"
+	b := refAt("a:queued-b", "tenant", now)
+
+	backend.fail(errDown, nil)
+	for _, ref := range []Reference{a1, b, a2} {
+		if err := c.Put(t.Context(), ref); err != nil {
+			t.Fatalf("Put with the backend down = %v; want nil", err)
+		}
+	}
+	if n := backend.puts.Load(); n != 1 {
+		t.Errorf("backend write attempts = %d; want 1 (later Puts queue without trying)", n)
+	}
+	if n := c.Pending(); n != 2 {
+		t.Errorf("Pending() = %d; want 2 (latest write per conversation)", n)
+	}
+	got, err := c.Get(t.Context(), a1.ConversationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameVersionf(t, "Get of a queued reference", got, a2)
+	if n := backend.gets.Load(); n != 0 {
+		t.Errorf("backend reads = %d; want 0", n)
+	}
+	if n := logs.FilterLevelExact(zapcore.WarnLevel).Len(); n != 1 {
+		t.Errorf("warnings logged = %d; want 1 per failure burst", n)
+	}
+
+	runCached(t, c)
+	time.Sleep(30 * time.Millisecond) // a retry or two against the down backend
+	backend.fail(nil, nil)
+	waitFor(t, "queue flushed", func() bool { return c.Pending() == 0 })
+	for _, want := range []Reference{a2, b} {
+		got, err := backend.Memory.Get(t.Context(), want.ConversationID)
+		if err != nil {
+			t.Fatalf("backend Get(%q) after recovery: %v", want.ConversationID, err)
+		}
+		sameVersionf(t, "backend after recovery", got, want)
+	}
+	if n := logs.FilterMessage("reference store available again, queued writes stored").Len(); n != 1 {
+		t.Errorf("recovery messages = %d; want 1", n)
+	}
+	puts := backend.puts.Load()
+	if err := c.Put(t.Context(), a2); err != nil {
+		t.Fatal(err)
+	}
+	if n := backend.puts.Load(); n != puts {
+		t.Errorf("Put of a reference the retry stored wrote again (%d writes); want none", n-puts)
+	}
+	for _, e := range logs.All() {
+		if e.Level < zapcore.InfoLevel {
+			continue
+		}
+		line := fmt.Sprintf("%s %v", e.Message, e.ContextMap())
+		if strings.Contains(line, "queued-") || strings.Contains(line, "tenant") {
+			t.Errorf("%s line names a conversation or tenant: %s", e.Level, line)
+		}
+	}
+}
+
+func TestCachedQueueBound(t *testing.T) {
+	t.Parallel()
+	backend := newCountingStore(t)
+	c := newTestCached(t, backend, CachedOptions{Size: 100, MaxPending: 2, RetryInterval: 10 * time.Millisecond})
+	backend.fail(errDown, nil)
+	const n = 5
+	for i := range n {
+		if err := c.Put(t.Context(), refAt(fmt.Sprintf("a:%d", i), "", time.Now())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := c.Pending(); got != 2 {
+		t.Errorf("Pending() = %d; want the bound, 2", got)
+	}
+	// Writes refused by the full queue are still in memory, and stored
+	// once the backend is back.
+	backend.fail(nil, nil)
+	runCached(t, c)
+	waitFor(t, "every write stored", func() bool {
+		for i := range n {
+			if _, err := backend.Memory.Get(t.Context(), fmt.Sprintf("a:%d", i)); err != nil {
+				return false
+			}
+		}
+		return c.Pending() == 0
+	})
+}
+
+func TestCachedNonDurableOtherError(t *testing.T) {
+	t.Parallel()
+	backend := newCountingStore(t)
+	invalid := errors.New("put reference: id too long")
+	backend.fail(invalid, nil)
+	c := newTestCached(t, backend, CachedOptions{Size: 10})
+	if err := c.Put(t.Context(), refAt("a:x", "", time.Now())); !errors.Is(err, invalid) {
+		t.Errorf("Put = %v; want %v", err, invalid)
+	}
+	if n := c.Pending(); n != 0 {
+		t.Errorf("Pending() = %d; want 0: only ErrUnavailable is retried", n)
+	}
+}
+
+func TestCachedNewestForTenant(t *testing.T) {
+	t.Parallel()
+	backend := newCountingStore(t)
+	c := newTestCached(t, backend, CachedOptions{Size: 10})
+	now := time.Now()
+	a := refAt("a:first", "tenant", now)
+	b := refAt("a:second", "tenant", now)
+	for _, ref := range []Reference{a, b, a} { // the last Put is skipped, yet a is newest
+		if err := c.Put(t.Context(), ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := c.NewestForTenant(t.Context(), "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameVersionf(t, "NewestForTenant", got, a)
+	if n := backend.newest.Load(); n != 0 {
+		t.Errorf("backend NewestForTenant calls = %d; want 0", n)
+	}
+	if _, err := c.NewestForTenant(t.Context(), "other"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("NewestForTenant(other) = %v; want ErrNotFound", err)
+	}
+	if n := backend.newest.Load(); n != 1 {
+		t.Errorf("backend NewestForTenant calls = %d; want 1", n)
+	}
+}
+
+// With MaxAge, replicas sharing a backend see each other's updates.
+func TestCachedMaxAge(t *testing.T) {
+	t.Parallel()
+	backend := newCountingStore(t)
+	clock := newFakeClock()
+	c := newTestCached(t, backend, CachedOptions{Size: 10, MaxAge: time.Minute, Now: clock.Now})
+	mine := refAt("a:shared", "", clock.Now())
+	if err := c.Put(t.Context(), mine); err != nil {
+		t.Fatal(err)
+	}
+	theirs := refAt("a:shared", "", clock.Now().Add(time.Second))
+	theirs.ServiceURL = "https://smba.trafficmanager.net/emea/"
+	if err := backend.Memory.Put(t.Context(), theirs); err != nil { // another replica
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		advance time.Duration
+		getErr  error
+		want    Reference
+	}{
+		{"fresh copy served", 30 * time.Second, nil, mine},
+		{"old copy read again", time.Minute, nil, theirs},
+		{"stale copy when the backend is down", 2 * time.Minute, fmt.Errorf("get: %w", ErrUnavailable), theirs},
+	}
+	for _, tt := range tests {
+		clock.Add(tt.advance)
+		backend.fail(nil, tt.getErr)
+		got, err := c.Get(t.Context(), "a:shared")
+		if err != nil {
+			t.Fatalf("%s: Get: %v", tt.name, err)
+		}
+		sameVersionf(t, tt.name, got, tt.want)
+	}
+}
+
+func TestCachedTTL(t *testing.T) {
+	t.Parallel()
+	backend := newCountingStore(t)
+	clock := newFakeClock()
+	c := newTestCached(t, backend, CachedOptions{Size: 10, TTL: time.Hour, Now: clock.Now})
+	if err := c.Put(t.Context(), refAt("a:old", "", clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(2 * time.Hour)
+	_, _ = c.Get(t.Context(), "a:old")
+	if n := backend.gets.Load(); n != 1 {
+		t.Errorf("backend reads = %d; want 1: an expired copy is not served", n)
+	}
+}
+
+func TestCachedDeleteDropsQueuedWrite(t *testing.T) {
+	t.Parallel()
+	backend := newCountingStore(t)
+	c := newTestCached(t, backend, CachedOptions{Size: 10})
+	backend.fail(errDown, nil)
+	if err := c.Put(t.Context(), refAt("a:gone", "", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(t.Context(), "a:gone"); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Pending(); n != 0 {
+		t.Errorf("Pending() after Delete = %d; want 0", n)
+	}
+	if _, err := c.Get(t.Context(), "a:gone"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after Delete = %v; want ErrNotFound", err)
+	}
+}
+
+func TestCachedClose(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		recover bool
+		wantErr error
+	}{
+		{"backend back: queued writes stored", true, nil},
+		{"backend still down", false, ErrUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			backend := newCountingStore(t)
+			c := newTestCached(t, backend, CachedOptions{Size: 10})
+			backend.fail(errDown, nil)
+			if err := c.Put(t.Context(), refAt("a:late", "", time.Now())); err != nil {
+				t.Fatal(err)
+			}
+			if tt.recover {
+				backend.fail(nil, nil)
+			}
+			if err := c.Close(); !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Errorf("Close() = %v; want %v", err, tt.wantErr)
+			}
+			_, err := backend.Memory.Get(t.Context(), "a:late")
+			if stored := err == nil; stored != tt.recover {
+				t.Errorf("stored on Close = %v; want %v", stored, tt.recover)
+			}
+		})
+	}
+}
+
+// runnerStore is a backend with a loop of its own.
+type runnerStore struct {
+	*Memory
+	ran atomic.Bool
+}
+
+func (s *runnerStore) Run(ctx context.Context) error {
+	s.ran.Store(true)
+	<-ctx.Done()
+	return nil
+}
+
+func TestCachedRunsBackendLoop(t *testing.T) {
+	t.Parallel()
+	m, err := NewMemory(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := &runnerStore{Memory: m}
+	c := newTestCached(t, backend, CachedOptions{})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	waitFor(t, "backend loop", backend.ran.Load)
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v; want nil", err)
+	}
+}
+
+func TestNewCachedRejects(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		backend Store
+		opts    CachedOptions
+	}{
+		{"nil backend", nil, CachedOptions{}},
+		{"negative size", newCountingStore(t), CachedOptions{Size: -1}},
+		{"negative queue", newCountingStore(t), CachedOptions{MaxPending: -1}},
+	}
+	for _, tt := range tests {
+		if _, err := NewCached(tt.backend, tt.opts); err == nil {
+			t.Errorf("%s: NewCached succeeded; want an error", tt.name)
+		}
+	}
+}

@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+)
+
+// Memory is a process-local store bounded by an LRU: the least recently used
+// references are dropped when it is full. It suits tests and a single
+// process in development; references do not survive a restart.
+type Memory struct {
+	refs *lru.Cache[string, Reference]
+
+	mu     sync.Mutex
+	tenant *lru.Cache[string, string] // tenant id → newest conversation id
+}
+
+// NewMemory returns a Memory store holding at most maxEntries references.
+func NewMemory(maxEntries int) (*Memory, error) {
+	if maxEntries <= 0 {
+		return nil, fmt.Errorf("memory store size %d: must be positive", maxEntries)
+	}
+	refs, err := lru.New[string, Reference](maxEntries)
+	if err != nil {
+		return nil, fmt.Errorf("memory store: %w", err)
+	}
+	// Tenants are far fewer than conversations; the same bound is ample.
+	tenant, err := lru.New[string, string](maxEntries)
+	if err != nil {
+		return nil, fmt.Errorf("memory store tenants: %w", err)
+	}
+	return &Memory{refs: refs, tenant: tenant}, nil
+}
+
+// Put implements Store.
+func (m *Memory) Put(_ context.Context, ref Reference) error {
+	if ref.ConversationID == "" {
+		return fmt.Errorf("put reference: empty conversation id")
+	}
+	m.refs.Add(ref.ConversationID, ref)
+	if ref.TenantID != "" {
+		m.mu.Lock()
+		m.tenant.Add(ref.TenantID, ref.ConversationID)
+		m.mu.Unlock()
+	}
+	return nil
+}
+
+// Get implements Store.
+func (m *Memory) Get(_ context.Context, conversationID string) (Reference, error) {
+	if ref, ok := m.refs.Get(conversationID); ok {
+		return ref, nil
+	}
+	// Ids stay out of errors: they reach logs, where ids are debug-only.
+	return Reference{}, ErrNotFound
+}
+
+// NewestForTenant implements Store.
+func (m *Memory) NewestForTenant(ctx context.Context, tenantID string) (Reference, error) {
+	m.mu.Lock()
+	id, ok := m.tenant.Get(tenantID)
+	m.mu.Unlock()
+	if !ok {
+		return Reference{}, ErrNotFound
+	}
+	return m.Get(ctx, id)
+}
+
+// Delete implements Store.
+func (m *Memory) Delete(_ context.Context, conversationID string) error {
+	m.refs.Remove(conversationID)
+	return nil
+}
+
+// Close implements Store.
+func (m *Memory) Close() error { return nil }

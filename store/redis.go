@@ -1,0 +1,332 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// RedisOptions configures OpenRedis.
+type RedisOptions struct {
+	// URL selects the server; see OpenRedis for its forms.
+	URL string
+	// Namespace is the bot's app id. Keys are
+	// "botsidecar:<Namespace>:ref:<conversation id>" and
+	// "botsidecar:<Namespace>:tenant:<tenant id>", so several bots can
+	// share one Redis. It is required and holds no ':', '{' or '}'.
+	Namespace string
+	// TTL is how long a reference lives after its UpdatedAt; DefaultTTL when zero.
+	TTL time.Duration
+	// Logger is reserved for background work; a no-op logger when nil.
+	Logger *zap.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Redis is a store in Redis (standalone or Redis Cluster), shared by every
+// replica of a bot. Keys expire TTL after the reference's UpdatedAt, so each
+// Put refreshes them; Redis itself deletes expired references.
+type Redis struct {
+	client redis.UniversalClient
+	prefix string // "botsidecar:<namespace>:"
+	ttl    time.Duration
+	now    func() time.Time
+	logger *zap.Logger
+}
+
+var (
+	_ Store  = (*Redis)(nil)
+	_ Lister = (*Redis)(nil)
+)
+
+// Timeouts applied when the URL sets none. go-redis's own defaults (5 s
+// dial, 3 s reads, 5 dial attempts for each of 4 tries) hold a call to an
+// unreachable Redis for seconds, and an inbound activity with it.
+const (
+	redisDialTimeout   = 2 * time.Second
+	redisIOTimeout     = time.Second
+	redisDialerRetries = 1
+)
+
+// OpenRedis connects to the Redis that opts.URL names and checks it
+// answers. opts.URL takes one of these forms (options are go-redis's URL
+// options, such as dial_timeout=3s, read_timeout=2s, pool_size=20,
+// skip_verify=true):
+//
+//	redis://[user:password@]host[:port][/db][?option=value&…]
+//	rediss://[user:password@]host[:port][/db][?option=value&…]
+//	redis+cluster://[user:password@]host:port[,host:port…][?option=value&…]
+//	rediss+cluster://[user:password@]host:port[,host:port…][?option=value&…]
+//
+// redis:// is one server (port 6379 and database 0 by default); rediss://
+// is the same over TLS, verified against the system roots. The +cluster
+// schemes select Redis Cluster: the comma-separated hosts are seed nodes
+// (one is enough; the client discovers the rest), and a cluster has no
+// database number. A password with URL-reserved characters is
+// percent-encoded (p@ss → p%40ss). Errors and logs show the URL with its
+// password replaced (see RedactURL).
+func OpenRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
+	shown := RedactURL(opts.URL)
+	if err := checkNamespace(opts.Namespace); err != nil {
+		return nil, fmt.Errorf("open reference store %s: %w", shown, err)
+	}
+	client, err := newRedisClient(opts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("open reference store %s: %w", shown, err)
+	}
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("open reference store %s: %w: %w", shown, ErrUnavailable, err)
+	}
+	r := &Redis{
+		client: client,
+		prefix: "botsidecar:" + opts.Namespace + ":",
+		ttl:    orDefault(opts.TTL, DefaultTTL),
+		now:    opts.Now,
+		logger: opts.Logger,
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.logger == nil {
+		r.logger = zap.NewNop()
+	}
+	return r, nil
+}
+
+// checkNamespace keeps namespaces from overlapping (':' separates key
+// parts) and from becoming a Redis Cluster hash tag ('{…}' would put every
+// key of the bot in one slot).
+func checkNamespace(ns string) error {
+	switch {
+	case ns == "":
+		return errors.New("empty namespace: set it to the bot's app id")
+	case strings.ContainsAny(ns, ":{}"):
+		return fmt.Errorf("namespace %q: must not contain ':', '{' or '}'", ns)
+	}
+	return nil
+}
+
+func (r *Redis) refKey(conversationID string) string { return r.prefix + "ref:" + conversationID }
+func (r *Redis) tenantKey(tenantID string) string    { return r.prefix + "tenant:" + tenantID }
+
+// Put implements Store. The reference and its tenant pointer are two keys
+// written in one pipeline; they may sit on different cluster nodes, so the
+// write is not atomic, and a reader may briefly see the new reference with
+// the old pointer. Both expire TTL after ref.UpdatedAt.
+func (r *Redis) Put(ctx context.Context, ref Reference) error {
+	if ref.ConversationID == "" {
+		return errors.New("put reference: empty conversation id")
+	}
+	if ref.UpdatedAt.IsZero() {
+		ref.UpdatedAt = r.now()
+	}
+	ttl := r.ttl - r.now().Sub(ref.UpdatedAt)
+	if ttl <= 0 {
+		// Already expired (a write retried for longer than the TTL):
+		// storing it would only resurrect it.
+		return nil
+	}
+	value, err := json.Marshal(ref)
+	if err != nil {
+		return fmt.Errorf("put reference: %w", err)
+	}
+	_, err = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, r.refKey(ref.ConversationID), value, ttl)
+		if ref.TenantID != "" {
+			p.Set(ctx, r.tenantKey(ref.TenantID), ref.ConversationID, ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("put reference: %w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Get implements Store.
+func (r *Redis) Get(ctx context.Context, conversationID string) (Reference, error) {
+	value, err := r.client.Get(ctx, r.refKey(conversationID)).Bytes()
+	if err != nil {
+		return Reference{}, redisErr("get reference", err)
+	}
+	var ref Reference
+	if err := json.Unmarshal(value, &ref); err != nil {
+		return Reference{}, fmt.Errorf("decode reference: %w: %w", errCorrupt, err)
+	}
+	return ref, nil
+}
+
+// NewestForTenant implements Store.
+func (r *Redis) NewestForTenant(ctx context.Context, tenantID string) (Reference, error) {
+	id, err := r.client.Get(ctx, r.tenantKey(tenantID)).Result()
+	if err != nil {
+		return Reference{}, redisErr("get tenant reference", err)
+	}
+	return r.Get(ctx, id)
+}
+
+// delTenantIfScript deletes the tenant pointer only while it still names
+// the deleted conversation: another replica may have moved it on. It
+// touches one key, so it runs on Redis Cluster too.
+var delTenantIfScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+	return redis.call("DEL", KEYS[1])
+end
+return 0`)
+
+// Delete implements Store.
+func (r *Redis) Delete(ctx context.Context, conversationID string) error {
+	ref, err := r.Get(ctx, conversationID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case errors.Is(err, ErrUnavailable):
+		return fmt.Errorf("delete reference: %w", err)
+	}
+	// A value that does not decode (err is errCorrupt) is deleted all the same.
+	if err := r.client.Del(ctx, r.refKey(conversationID)).Err(); err != nil {
+		return redisErr("delete reference", err)
+	}
+	if ref.TenantID != "" {
+		err := delTenantIfScript.Run(ctx, r.client, []string{r.tenantKey(ref.TenantID)}, conversationID).Err()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return redisErr("delete tenant reference", err)
+		}
+	}
+	return nil
+}
+
+// listBatch is the SCAN COUNT hint and the size of one pipeline of GETs.
+const listBatch = 500
+
+// List calls fn with every reference of the namespace until fn returns
+// false, in no particular order. SCAN may report a key twice when Redis
+// rehashes meanwhile, so fn may see a reference twice. On Redis Cluster
+// every master is scanned; fn is never called concurrently.
+func (r *Redis) List(ctx context.Context, fn func(Reference) bool) error {
+	match := escapeGlob(r.prefix) + "ref:*"
+	var (
+		mu      sync.Mutex
+		stopped bool
+	)
+	// visit fetches one batch of keys through r.client, which routes each
+	// GET to its slot's node, and hands the references to fn.
+	visit := func(ctx context.Context, keys []string) error {
+		cmds, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				p.Get(ctx, k)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, cmd := range cmds {
+			value, err := cmd.(*redis.StringCmd).Bytes()
+			if err != nil { // expired since SCAN saw it
+				continue
+			}
+			var ref Reference
+			if err := json.Unmarshal(value, &ref); err != nil {
+				return fmt.Errorf("decode reference: %w: %w", errCorrupt, err)
+			}
+			if stopped || !fn(ref) {
+				stopped = true
+				return errStopList
+			}
+		}
+		return nil
+	}
+	var err error
+	if cluster, ok := r.client.(*redis.ClusterClient); ok {
+		err = cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			return scanKeys(ctx, node, match, visit)
+		})
+	} else {
+		err = scanKeys(ctx, r.client, match, visit)
+	}
+	switch {
+	case err == nil, errors.Is(err, errStopList):
+		return nil
+	case errors.Is(err, errCorrupt), ctx.Err() != nil:
+		return fmt.Errorf("list references: %w", err)
+	default:
+		return fmt.Errorf("list references: %w: %w", ErrUnavailable, err)
+	}
+}
+
+// errStopList ends a scan early once fn has returned false.
+var errStopList = errors.New("list stopped")
+
+func scanKeys(ctx context.Context, c redis.Cmdable, match string, visit func(context.Context, []string) error) error {
+	var cursor uint64
+	for {
+		keys, next, err := c.Scan(ctx, cursor, match, listBatch).Result()
+		if err != nil {
+			return err
+		}
+		if len(keys) > 0 {
+			if err := visit(ctx, keys); err != nil {
+				return err
+			}
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// escapeGlob quotes the characters SCAN MATCH treats as a pattern.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune(`*?[]\`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// Close implements Store.
+func (r *Redis) Close() error {
+	if err := r.client.Close(); err != nil {
+		return fmt.Errorf("close reference store: %w", err)
+	}
+	return nil
+}
+
+// redisErr maps a missing key to ErrNotFound and every other failure (a
+// refused connection, a timeout, a server refusing writes) to ErrUnavailable.
+func redisErr(op string, err error) error {
+	if errors.Is(err, redis.Nil) {
+		return ErrNotFound
+	}
+	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+}
+
+// SetRedisLogger sends what go-redis logs by itself (failed dials, cluster
+// state changes) to l at warn level, instead of plain lines on stderr. The
+// go-redis logger is process-wide: the program's wiring calls this once.
+func SetRedisLogger(l *zap.Logger) {
+	redis.SetLogger(redisLog{l})
+}
+
+// redisLog adapts zap to go-redis's logging interface. go-redis's lines
+// name addresses and errors, never passwords or keys.
+type redisLog struct{ l *zap.Logger }
+
+func (r redisLog) Printf(_ context.Context, format string, v ...any) {
+	r.l.Warn("redis client", zap.String("detail", fmt.Sprintf(format, v...)))
+}

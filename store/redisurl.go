@@ -1,0 +1,192 @@
+package store
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The +cluster schemes select Redis Cluster. A scheme, rather than a query
+// option, keeps the choice visible at the start of SIDECAR_STORE, and lets
+// the seed hosts be listed where hosts are written.
+const (
+	schemeCluster    = "redis+cluster"
+	schemeClusterTLS = "rediss+cluster"
+)
+
+// isRedisSpec reports whether spec is one of the URL forms OpenRedis takes.
+func isRedisSpec(spec string) bool {
+	for _, s := range []string{"redis://", "rediss://", schemeCluster + "://", schemeClusterTLS + "://"} {
+		if strings.HasPrefix(spec, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// newRedisClient builds a client for any form OpenRedis documents. It never
+// returns an error that quotes the URL: url.Parse's errors do, password
+// included.
+func newRedisClient(raw string) (redis.UniversalClient, error) {
+	scheme, _, ok := strings.Cut(raw, "://")
+	if !ok {
+		return nil, errors.New("redis URL: missing scheme")
+	}
+	switch scheme {
+	case "redis", "rediss":
+		o, err := redis.ParseURL(raw)
+		if err != nil {
+			return nil, parseErr(err)
+		}
+		o.DialTimeout = unsetOr(o.DialTimeout, redisDialTimeout)
+		o.ReadTimeout = unsetOr(o.ReadTimeout, redisIOTimeout)
+		o.WriteTimeout = unsetOr(o.WriteTimeout, redisIOTimeout)
+		o.DialerRetries = unsetOr(o.DialerRetries, redisDialerRetries)
+		o.ContextTimeoutEnabled = true
+		return redis.NewClient(o), nil
+	case schemeCluster, schemeClusterTLS:
+		o, err := parseClusterURL(raw)
+		if err != nil {
+			return nil, err
+		}
+		o.DialTimeout = unsetOr(o.DialTimeout, redisDialTimeout)
+		o.ReadTimeout = unsetOr(o.ReadTimeout, redisIOTimeout)
+		o.WriteTimeout = unsetOr(o.WriteTimeout, redisIOTimeout)
+		o.DialerRetries = unsetOr(o.DialerRetries, redisDialerRetries)
+		o.ContextTimeoutEnabled = true
+		return redis.NewClusterClient(o), nil
+	default:
+		return nil, fmt.Errorf("redis URL: unknown scheme %q", scheme)
+	}
+}
+
+// parseClusterURL turns redis+cluster://u:p@h1:1,h2:2?opt into go-redis's
+// ParseClusterURL form, redis://u:p@h1:1?opt, and adds the other seeds.
+func parseClusterURL(raw string) (*redis.ClusterOptions, error) {
+	scheme, rest, _ := strings.Cut(raw, "://")
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	userinfo, hosts := "", authority
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		userinfo, hosts = authority[:at+1], authority[at+1:]
+	}
+	path, query, _ := strings.Cut(tail, "?")
+	if path != "" && path != "/" {
+		return nil, errors.New("redis cluster URL: a cluster has no database number; remove the path")
+	}
+	var seeds []string
+	for _, h := range strings.Split(hosts, ",") {
+		if h = strings.TrimSpace(h); h == "" {
+			continue
+		}
+		seed, err := clusterSeed(h)
+		if err != nil {
+			return nil, err
+		}
+		seeds = append(seeds, seed)
+	}
+	if len(seeds) == 0 {
+		return nil, errors.New("redis cluster URL: no host")
+	}
+	// go-redis's cluster parser knows no skip_verify; apply it here.
+	values, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, errors.New("redis cluster URL: malformed query")
+	}
+	skipVerify := false
+	if values.Has("skip_verify") {
+		if skipVerify, err = strconv.ParseBool(values.Get("skip_verify")); err != nil {
+			return nil, errors.New("redis cluster URL: skip_verify: want true or false")
+		}
+		values.Del("skip_verify")
+	}
+	base := strings.TrimSuffix(scheme, "+cluster") + "://" + userinfo + seeds[0]
+	if len(values) > 0 {
+		base += "?" + values.Encode()
+	}
+	o, err := redis.ParseClusterURL(base)
+	if err != nil {
+		return nil, parseErr(err)
+	}
+	o.Addrs = append(o.Addrs, seeds[1:]...)
+	if o.TLSConfig != nil {
+		// go-redis names only the first seed; verify each node by its own
+		// address instead, as a single-host TLS client would.
+		o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: skipVerify}
+	}
+	return o, nil
+}
+
+// clusterSeed normalises one seed to host:port, adding the default port.
+func clusterSeed(h string) (string, error) {
+	u, err := url.Parse("//" + h)
+	if err != nil || u.Hostname() == "" || u.User != nil || u.Path != "" {
+		return "", fmt.Errorf("redis cluster URL: bad host %q", h)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "6379"
+	}
+	return net.JoinHostPort(u.Hostname(), port), nil
+}
+
+// parseErr drops the URL that *url.Error quotes, password included.
+func parseErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return errors.New("redis URL: malformed URL")
+	}
+	return errors.New("redis URL: " + strings.TrimPrefix(err.Error(), "redis: "))
+}
+
+// unsetOr returns def for an option the URL left unset (zero).
+func unsetOr[T ~int64 | ~int](d, def T) T {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// RedactURL returns raw with the password of its userinfo, and the value of
+// any query option whose name mentions a password, replaced by "xxxxx"
+// (what net/url's Redacted writes). It works on strings url.Parse rejects,
+// such as the comma-separated hosts of a cluster URL.
+func RedactURL(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		if user, _, hasPass := strings.Cut(authority[:at], ":"); hasPass {
+			authority = user + ":xxxxx" + authority[at:]
+		}
+	}
+	if before, query, ok := strings.Cut(tail, "?"); ok {
+		query, fragment, hasFragment := strings.Cut(query, "#")
+		params := strings.Split(query, "&")
+		for i, p := range params {
+			if name, _, ok := strings.Cut(p, "="); ok && strings.Contains(strings.ToLower(name), "pass") {
+				params[i] = name + "=xxxxx"
+			}
+		}
+		tail = before + "?" + strings.Join(params, "&")
+		if hasFragment {
+			tail += "#" + fragment
+		}
+	}
+	return scheme + "://" + authority + tail
+}

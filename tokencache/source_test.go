@@ -1,0 +1,466 @@
+package tokencache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+const testApp = "00000000-0000-0000-0000-0000000000a1"
+
+// fakeClock is a settable clock; tests advance it instead of sleeping.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// fakeAcquirer counts acquisitions and delegates to fn, which gets the
+// 1-based number of the call.
+type fakeAcquirer struct {
+	calls atomic.Int32
+	mu    sync.Mutex
+	fn    func(ctx context.Context, n int) (string, time.Time, error)
+}
+
+func (a *fakeAcquirer) acquire(ctx context.Context) (string, time.Time, error) {
+	n := int(a.calls.Add(1))
+	a.mu.Lock()
+	fn := a.fn
+	a.mu.Unlock()
+	return fn(ctx, n)
+}
+
+func (a *fakeAcquirer) set(fn func(ctx context.Context, n int) (string, time.Time, error)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.fn = fn
+}
+
+func (a *fakeAcquirer) Calls() int { return int(a.calls.Load()) }
+
+// tokensFor returns an fn that issues "tok-N" valid for life on now's clock.
+func tokensFor(now func() time.Time, life time.Duration) func(context.Context, int) (string, time.Time, error) {
+	return func(_ context.Context, n int) (string, time.Time, error) {
+		return fmt.Sprintf("tok-%d", n), now().Add(life), nil
+	}
+}
+
+func newTestSource(now func() time.Time, acq acquirer) *Source {
+	return newSource(Options{ClientID: testApp, AuthorityHost: "https://login.test", Tenant: "t1", Now: now}, acq)
+}
+
+// waitIdle waits for the acquisition in flight, if any, to be published.
+func waitIdle(s *Source) {
+	s.mu.Lock()
+	f := s.flight
+	s.mu.Unlock()
+	if f != nil {
+		<-f.done
+	}
+}
+
+func mustToken(t *testing.T, s *Source, want string) {
+	t.Helper()
+	got, err := s.Token(context.Background())
+	if err != nil || got != want {
+		t.Fatalf("Token() = %q, %v; want %q", got, err, want)
+	}
+}
+
+func TestTokenCachedUntilRefreshDue(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
+	s := newTestSource(clock.Now, acq)
+
+	for range 50 {
+		mustToken(t, s, "tok-1")
+	}
+	clock.Advance(29 * time.Minute)
+	mustToken(t, s, "tok-1")
+	if got := acq.Calls(); got != 1 {
+		t.Errorf("acquisitions = %d; want 1", got)
+	}
+	if !s.Ready() || !s.ExpiresOn().Equal(clock.Now().Add(31*time.Minute)) {
+		t.Errorf("Ready() = %v, ExpiresOn() = %v; want true and the token's expiry", s.Ready(), s.ExpiresOn())
+	}
+}
+
+func TestTokenColdCacheSingleFlight(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		acq := &fakeAcquirer{fn: func(_ context.Context, n int) (string, time.Time, error) {
+			<-release
+			return fmt.Sprintf("tok-%d", n), time.Now().Add(time.Hour), nil
+		}}
+		s := newTestSource(nil, acq)
+
+		const callers = 40
+		got := make(chan string, callers)
+		for range callers {
+			go func() {
+				v, err := s.Token(context.Background())
+				if err != nil {
+					t.Errorf("Token() error = %v", err)
+				}
+				got <- v
+			}()
+		}
+		synctest.Wait() // every caller is waiting on the one acquisition
+		if n := acq.Calls(); n != 1 {
+			t.Fatalf("acquisitions in flight = %d; want 1", n)
+		}
+		close(release)
+		for range callers {
+			if v := <-got; v != "tok-1" {
+				t.Errorf("Token() = %q; want tok-1", v)
+			}
+		}
+		if n := acq.Calls(); n != 1 {
+			t.Errorf("acquisitions = %d; want 1", n)
+		}
+	})
+}
+
+func TestTokenWaiterHonoursContext(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		acq := &fakeAcquirer{fn: func(_ context.Context, n int) (string, time.Time, error) {
+			<-release
+			return "tok-1", time.Now().Add(time.Hour), nil
+		}}
+		s := newTestSource(nil, acq)
+
+		ctx, cancel := context.WithCancel(context.Background())
+		gaveUp := make(chan error)
+		go func() {
+			_, err := s.Token(ctx)
+			gaveUp <- err
+		}()
+		patient := make(chan string)
+		go func() {
+			v, _ := s.Token(context.Background())
+			patient <- v
+		}()
+		synctest.Wait()
+		cancel()
+		err := <-gaveUp
+		if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrNoToken) {
+			t.Errorf("Token(cancelled) error = %v; want context.Canceled wrapped in ErrNoToken", err)
+		}
+		// The acquisition goes on for the caller that is still waiting.
+		close(release)
+		if v := <-patient; v != "tok-1" {
+			t.Errorf("Token() = %q; want tok-1", v)
+		}
+		if n := acq.Calls(); n != 1 {
+			t.Errorf("acquisitions = %d; want 1", n)
+		}
+	})
+}
+
+func TestRefreshAheadDoesNotMakeCallersWait(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		clock := newFakeClock()
+		acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
+		s := newTestSource(clock.Now, acq)
+		mustToken(t, s, "tok-1")
+
+		// Past half-life: the next call starts one refresh, which blocks
+		// until released. If any caller waited for it, the bubble would
+		// deadlock and synctest would fail the test.
+		clock.Advance(31 * time.Minute)
+		release := make(chan struct{})
+		acq.set(func(ctx context.Context, n int) (string, time.Time, error) {
+			<-release
+			return tokensFor(clock.Now, time.Hour)(ctx, n)
+		})
+		for range 100 {
+			mustToken(t, s, "tok-1")
+		}
+		synctest.Wait()
+		if n := acq.Calls(); n != 2 {
+			t.Fatalf("acquisitions = %d; want 2 (one refresh however many callers)", n)
+		}
+		close(release)
+		waitIdle(s)
+		mustToken(t, s, "tok-2")
+		if n := acq.Calls(); n != 2 {
+			t.Errorf("acquisitions = %d; want 2", n)
+		}
+	})
+}
+
+var errIdP = errors.New("AADSTS50196: fake outage")
+
+func TestRefreshFailureKeepsTokenAndBacksOff(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
+	s := newTestSource(clock.Now, acq)
+	mustToken(t, s, "tok-1")
+
+	acq.set(func(context.Context, int) (string, time.Time, error) { return "", time.Time{}, errIdP })
+	clock.Advance(31 * time.Minute)
+	mustToken(t, s, "tok-1") // starts the refresh, which fails
+	waitIdle(s)
+	if err := s.LastError(); !errors.Is(err, errIdP) || !errors.Is(err, ErrNoToken) {
+		t.Errorf("LastError() = %v; want the acquisition error wrapped in ErrNoToken", err)
+	}
+
+	// Within the back-off, callers get the valid token and start nothing.
+	for range 10 {
+		mustToken(t, s, "tok-1")
+	}
+	if n := acq.Calls(); n != 2 {
+		t.Fatalf("acquisitions during back-off = %d; want 2", n)
+	}
+	if wait := s.retryAt.Sub(clock.Now()); wait < backoffBase/2 || wait > backoffBase {
+		t.Errorf("first retry in %v; want within [%v, %v]", wait, backoffBase/2, backoffBase)
+	}
+
+	// After it, one more attempt, and a longer back-off.
+	clock.Advance(backoffBase)
+	mustToken(t, s, "tok-1")
+	waitIdle(s)
+	if n := acq.Calls(); n != 3 {
+		t.Fatalf("acquisitions after back-off = %d; want 3", n)
+	}
+	if wait := s.retryAt.Sub(clock.Now()); wait < backoffBase || wait > 2*backoffBase {
+		t.Errorf("second retry in %v; want within [%v, %v]", wait, backoffBase, 2*backoffBase)
+	}
+
+	// Recovery clears the error.
+	acq.set(tokensFor(clock.Now, time.Hour))
+	clock.Advance(2 * backoffBase)
+	mustToken(t, s, "tok-1")
+	waitIdle(s)
+	mustToken(t, s, "tok-4")
+	if err := s.LastError(); err != nil {
+		t.Errorf("LastError() after success = %v; want nil", err)
+	}
+}
+
+func TestExpiredAndFailingReturnsError(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
+	s := newTestSource(clock.Now, acq)
+	mustToken(t, s, "tok-1")
+
+	acq.set(func(context.Context, int) (string, time.Time, error) { return "", time.Time{}, errIdP })
+	clock.Advance(2 * time.Hour)
+	for range 2 { // each waiting caller gets a fresh attempt, not a cached error
+		_, err := s.Token(context.Background())
+		if !errors.Is(err, ErrNoToken) || !errors.Is(err, errIdP) {
+			t.Fatalf("Token() error = %v; want ErrNoToken wrapping the acquisition error", err)
+		}
+		if !strings.Contains(err.Error(), "acquire token for "+testApp) {
+			t.Errorf("Token() error = %q; want it to name the client id", err)
+		}
+	}
+	if n := acq.Calls(); n != 3 {
+		t.Errorf("acquisitions = %d; want 3", n)
+	}
+}
+
+func TestExpiredTokenFromProviderIsAnError(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	acq := &fakeAcquirer{fn: tokensFor(clock.Now, -time.Second)}
+	s := newTestSource(clock.Now, acq)
+	if _, err := s.Token(context.Background()); !errors.Is(err, ErrNoToken) {
+		t.Errorf("Token() error = %v; want ErrNoToken", err)
+	}
+	if s.Ready() {
+		t.Error("Ready() = true after an expired token; want false")
+	}
+}
+
+func TestInvalidate(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
+	s := newTestSource(clock.Now, acq)
+	mustToken(t, s, "tok-1")
+
+	s.Invalidate("some-other-token")
+	mustToken(t, s, "tok-1")
+
+	s.Invalidate("tok-1")
+	if !s.ExpiresOn().IsZero() {
+		t.Errorf("ExpiresOn() after Invalidate = %v; want zero", s.ExpiresOn())
+	}
+	mustToken(t, s, "tok-2")
+
+	s.Invalidate("tok-1") // a late 401 for the old token changes nothing
+	mustToken(t, s, "tok-2")
+	if n := acq.Calls(); n != 2 {
+		t.Errorf("acquisitions = %d; want 2", n)
+	}
+}
+
+func TestConcurrentInvalidateOneAcquisition(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		acq := &fakeAcquirer{fn: tokensFor(time.Now, time.Hour)}
+		s := newTestSource(nil, acq)
+		mustToken(t, s, "tok-1")
+
+		// Twenty requests got a 401 for tok-1 at the same time.
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				s.Invalidate("tok-1")
+				if v, err := s.Token(context.Background()); err != nil || v != "tok-2" {
+					t.Errorf("Token() = %q, %v; want tok-2", v, err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := acq.Calls(); n != 2 {
+			t.Errorf("acquisitions = %d; want 2", n)
+		}
+	})
+}
+
+func TestSchedule(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name          string
+		life          time.Duration
+		refreshBefore time.Duration
+		wantRefresh   time.Duration // after now
+		wantStale     time.Duration // after now
+	}{
+		{"entra hour: half-life", time.Hour, 0, 30 * time.Minute, time.Hour - 30*time.Second},
+		{"entra 90 min", 90 * time.Minute, 0, 45 * time.Minute, 90*time.Minute - 30*time.Second},
+		{"managed identity day", 24 * time.Hour, 0, 12 * time.Hour, 24*time.Hour - 30*time.Second},
+		{"refresh before 5 min", time.Hour, 5 * time.Minute, 55 * time.Minute, time.Hour - 30*time.Second},
+		{"refresh before clamped to half-life", time.Hour, 2 * time.Hour, 30 * time.Minute, time.Hour - 30*time.Second},
+		{"short token keeps proportions", 2 * time.Minute, 0, time.Minute, 2*time.Minute - 30*time.Second},
+		{"tiny token: floor, then stale", 4 * time.Second, 0, 3 * time.Second, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := schedule("v", now.Add(tt.life), now, tt.refreshBefore)
+			if r := got.refreshAt.Sub(now); r != tt.wantRefresh {
+				t.Errorf("schedule(%v, %v).refreshAt = now+%v; want now+%v", tt.life, tt.refreshBefore, r, tt.wantRefresh)
+			}
+			if st := got.staleAt.Sub(now); st != tt.wantStale {
+				t.Errorf("schedule(%v, %v).staleAt = now+%v; want now+%v", tt.life, tt.refreshBefore, st, tt.wantStale)
+			}
+		})
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		give int
+		want time.Duration // upper bound; the lower bound is half of it
+	}{
+		{1, time.Second}, {2, 2 * time.Second}, {3, 4 * time.Second}, {6, 32 * time.Second},
+		{7, time.Minute}, {8, time.Minute}, {100, time.Minute},
+	}
+	for _, tt := range tests {
+		for range 50 {
+			if got := backoff(tt.give); got < tt.want/2 || got > tt.want {
+				t.Fatalf("backoff(%d) = %v; want within [%v, %v]", tt.give, got, tt.want/2, tt.want)
+			}
+		}
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	t.Parallel()
+	base := Options{AuthorityHost: "https://login.microsoftonline.com", Tenant: "t1", ClientID: testApp,
+		Scope: "https://api.botframework.com/.default"}
+	tests := []struct {
+		name string
+		give func(*Options)
+		want string
+	}{
+		{"no credential", func(o *Options) {}, "0 credentials set"},
+		{"two credentials", func(o *Options) { o.Credential = Credential{Secret: "x", CertFile: "y"} }, "2 credentials set"},
+		{"no client id", func(o *Options) { o.ClientID = ""; o.Credential.Secret = "x" }, "client id is empty"},
+		{"no tenant", func(o *Options) { o.Tenant = ""; o.Credential.Secret = "x" }, "authority host and tenant are required"},
+		{"missing secret file", func(o *Options) { o.Credential.SecretFile = "/nonexistent/secret" }, "/nonexistent/secret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := base
+			tt.give(&opts)
+			if _, err := New(opts); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("New(%s) error = %v; want it to contain %q", tt.name, err, tt.want)
+			}
+		})
+	}
+}
+
+// Not parallel: AllocsPerRun measures the whole process.
+func TestTokenHitDoesNotAllocate(t *testing.T) {
+	acq := &fakeAcquirer{fn: tokensFor(time.Now, time.Hour)}
+	s := newTestSource(nil, acq)
+	ctx := context.Background()
+	mustToken(t, s, "tok-1")
+	if allocs := testing.AllocsPerRun(1000, func() { _, _ = s.Token(ctx) }); allocs != 0 {
+		t.Errorf("Token() on a cached token allocates %v times; want 0", allocs)
+	}
+}
+
+func BenchmarkTokenHit(b *testing.B) {
+	acq := &fakeAcquirer{fn: tokensFor(time.Now, time.Hour)}
+	s := newTestSource(nil, acq)
+	ctx := context.Background()
+	if _, err := s.Token(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Token(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkTokenHitParallel(b *testing.B) {
+	acq := &fakeAcquirer{fn: tokensFor(time.Now, time.Hour)}
+	s := newTestSource(nil, acq)
+	ctx := context.Background()
+	if _, err := s.Token(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_, _ = s.Token(ctx)
+		}
+	})
+}
