@@ -119,6 +119,10 @@ type call struct {
 	code         string
 	cause        error
 	convID       string
+	// tokenUsed is the token of the last attempt, kept only to decode its
+	// claims for a 401's diagnostics; it is never logged or returned.
+	tokenUsed string
+	diag      *diagnostics
 }
 
 func (o *Outbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -152,6 +156,9 @@ func (o *Outbound) logCall(r *http.Request, c *call, status int, latency time.Du
 	}
 	if c.cause != nil {
 		fields = append(fields, zap.Error(c.cause))
+	}
+	if c.diag != nil {
+		fields = append(fields, zap.Object("diagnostics", c.diag))
 	}
 	if o.log.Core().Enabled(zap.DebugLevel) && c.convID != "" {
 		fields = append(fields, zap.String("conversation_id", c.convID))
@@ -235,7 +242,7 @@ func (o *Outbound) serve(w http.ResponseWriter, r *http.Request, c *call) int {
 	}
 	defer resp.Body.Close()
 	c.msCV = resp.Header.Get("MS-CV")
-	return o.respond(w, resp, rt, up, body)
+	return o.respond(w, resp, rt, up, body, c)
 }
 
 // splitRequestURI returns the path and "?query" exactly as the bot sent
@@ -283,6 +290,7 @@ func (o *Outbound) send(ctx context.Context, method string, target *url.URL, hea
 	retries := 0
 	for {
 		c.attempts++
+		c.tokenUsed = token
 		header.Set("Authorization", "Bearer "+token)
 		req := (&http.Request{
 			Method:        method,
@@ -335,27 +343,42 @@ func discard(resp *http.Response) {
 	resp.Body.Close()
 }
 
-// respond relays the upstream response. An error status with an empty
-// body (the connector's classic bare 403) is answered with diagnostics.
-func (o *Outbound) respond(w http.ResponseWriter, resp *http.Response, rt *route, up upstream, sent []byte) int {
+// respond relays the upstream response. Errors the connector explains
+// badly get the sidecar's diagnostics: an empty error body is replaced by
+// them (the classic bare 403), and a 401, 403 or 404 JSON body gets them
+// added as a "diagnostics" member, its own members untouched.
+func (o *Outbound) respond(w http.ResponseWriter, resp *http.Response, rt *route, up upstream, sent []byte, c *call) int {
 	copyHeaders(w.Header(), resp.Header, nil)
-	if resp.StatusCode >= 400 {
-		buf := bufPool.Get().(*bytes.Buffer)
-		buf.Reset()
-		defer bufPool.Put(buf)
-		_, err := buf.ReadFrom(io.LimitReader(resp.Body, o.opts.MaxBodyBytes))
-		if err == nil && buf.Len() == 0 {
-			writeJSON(w, resp.StatusCode, o.diagnose(resp, rt, up, sent))
-			return resp.StatusCode
-		}
+	if resp.StatusCode < 400 {
 		w.WriteHeader(resp.StatusCode)
-		_, _ = w.Write(buf.Bytes())
+		bp := copyBufPool.Get().(*[]byte)
+		_, _ = io.CopyBuffer(w, resp.Body, *bp)
+		copyBufPool.Put(bp)
 		return resp.StatusCode
 	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, o.opts.MaxBodyBytes))
+	upstreamBody := buf.Bytes()
+	explain := resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden ||
+		resp.StatusCode == http.StatusNotFound && rt.conversationID != ""
+	if err == nil && len(upstreamBody) == 0 {
+		c.diag = o.diagnose(resp, rt, up, sent, c.tokenUsed)
+		writeJSON(w, resp.StatusCode, emptyBodyError(resp.StatusCode, c.diag))
+		return resp.StatusCode
+	}
+	if explain {
+		c.diag = o.diagnose(resp, rt, up, sent, c.tokenUsed)
+		if withDiag, ok := addMember(upstreamBody, "diagnostics", c.diag); ok {
+			w.Header().Del("Content-Length")
+			w.WriteHeader(resp.StatusCode)
+			_, _ = w.Write(withDiag)
+			return resp.StatusCode
+		}
+	}
 	w.WriteHeader(resp.StatusCode)
-	bp := copyBufPool.Get().(*[]byte)
-	_, _ = io.CopyBuffer(w, resp.Body, *bp)
-	copyBufPool.Put(bp)
+	_, _ = w.Write(upstreamBody)
 	return resp.StatusCode
 }
 

@@ -183,6 +183,11 @@ func (o *Outbound) rewriteBody(rt *route, body []byte, up upstream) ([]byte, err
 		if tenant == "" {
 			tenant = o.opts.TenantID
 		}
+		if isTeamsUpstream(up) {
+			if err := checkTeamsCreate(body, tenant); err != nil {
+				return nil, err
+			}
+		}
 		// The new conversation is not the reference's: only the sender,
 		// channel and service URL carry over to the nested activity.
 		return rewrite.Conversation(body, e.From, tenant, rewrite.Edit{From: e.From, ServiceURL: e.ServiceURL, ChannelID: e.ChannelID})

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,12 +149,18 @@ func TestMSALEntraOutage(t *testing.T) {
 	t.Parallel()
 	e := newEntra(t, fakes.EntraOptions{ClientSecret: testSecret})
 	e.FailNext(1, http.StatusServiceUnavailable)
-	s := mustNew(t, entraOptions(e, Credential{Secret: testSecret}))
+	opts := entraOptions(e, Credential{Secret: testSecret})
+	var skew atomic.Int64
+	opts.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	s := mustNew(t, opts)
 
-	if _, err := s.Token(context.Background()); err == nil || !strings.Contains(err.Error(), "503") {
-		t.Errorf("Token() during an outage = %v; want an error with the 503", err)
+	for range 2 { // the second call is answered from the failure, no request
+		if _, err := s.Token(context.Background()); err == nil || !strings.Contains(err.Error(), "503") {
+			t.Errorf("Token() during an outage = %v; want an error with the 503", err)
+		}
 	}
-	get(t, s) // a waiting caller gets a fresh attempt
+	skew.Store(int64(failureHold))
+	get(t, s) // after failureHold a waiting caller gets a fresh attempt
 	if n := e.Requests(); n != 2 {
 		t.Errorf("token requests = %d; want 2", n)
 	}

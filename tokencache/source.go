@@ -132,6 +132,7 @@ type Source struct {
 	failures int     // consecutive failed acquisitions
 	retryAt  time.Time
 	lastErr  error
+	failedAt time.Time // when lastErr was set
 }
 
 // New returns a standalone Source for opts. It validates opts and builds the
@@ -194,6 +195,11 @@ func newSource(opts Options, acq acquirer) *Source {
 	return s
 }
 
+// failureHold is how long a failed acquisition's error is served to
+// callers with no token before another request is made: at most about one
+// request a second reaches Entra with a broken credential.
+const failureHold = time.Second
+
 // Token returns a valid token, acquiring one if there is none. With a token
 // past its refresh point it returns that token at once and starts one
 // background refresh; only a caller with no usable token waits, and then on
@@ -237,6 +243,14 @@ func (s *Source) await(ctx context.Context) (string, error) {
 	}
 	f := s.flight
 	if f == nil {
+		// Negative cache: with a broken credential and steady traffic,
+		// every waiter would otherwise start a new request the moment the
+		// last one failed. Answer from the last failure for a moment.
+		if s.lastErr != nil && s.now().Before(s.failedAt.Add(failureHold)) {
+			err := s.lastErr
+			s.mu.Unlock()
+			return "", err
+		}
 		f = s.startLocked(ctx)
 	}
 	s.mu.Unlock()
@@ -286,6 +300,7 @@ func (s *Source) finish(f *flight, value string, exp time.Time, err error) {
 		s.retryAt = now.Add(f.retryIn)
 		f.err = fmt.Errorf("%w: acquire token for %s: %w", ErrNoToken, s.clientID, err)
 		s.lastErr = f.err
+		s.failedAt = now
 	} else {
 		f.tok = schedule(value, exp, now, s.refreshBefore)
 		s.tok.Store(f.tok)

@@ -275,7 +275,12 @@ func TestExpiredAndFailingReturnsError(t *testing.T) {
 
 	acq.set(func(context.Context, int) (string, time.Time, error) { return "", time.Time{}, errIdP })
 	clock.Advance(2 * time.Hour)
-	for range 2 { // each waiting caller gets a fresh attempt, not a cached error
+	for i := range 3 {
+		if i == 2 {
+			// Within failureHold a waiting caller gets the last error;
+			// after it, a fresh attempt.
+			clock.Advance(failureHold)
+		}
 		_, err := s.Token(context.Background())
 		if !errors.Is(err, ErrNoToken) || !errors.Is(err, errIdP) {
 			t.Fatalf("Token() error = %v; want ErrNoToken wrapping the acquisition error", err)

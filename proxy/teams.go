@@ -1,0 +1,123 @@
+package proxy
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/botsidecar/sidecar/rewrite"
+)
+
+// Stable codes of the Teams create-conversation checks. Teams answers
+// each of these shapes with nothing but 400 BadSyntax
+// (../shared/conversation-api.md §2); the sidecar says why instead.
+const (
+	CodeGroupChatNotSupported   = "GroupChatCreationNotSupported"
+	CodeChannelThreadNoActivity = "ChannelThreadNeedsActivity"
+	CodeOneOnOneMembers         = "OneOnOneNeedsExactlyOneMember"
+	CodeTenantRequired          = "TenantIdRequired"
+	CodeMemberNotTeamsID        = "MemberIdIsNotATeamsId"
+)
+
+// createRule is one row of §2's table that Teams rejects.
+type createRule struct {
+	code    string
+	applies func(c rewrite.ConversationFields, tenant string) bool
+	message func(c rewrite.ConversationFields) string
+}
+
+// teamsCreateRules are checked in order; the first that applies answers.
+// The accepted shapes (1:1 with exactly one member, with or without bot and
+// activity; a channel thread with channelData.channel.id and an activity)
+// pass and get tenantId and bot filled.
+var teamsCreateRules = []createRule{
+	{
+		code:    CodeTenantRequired,
+		applies: func(_ rewrite.ConversationFields, tenant string) bool { return tenant == "" },
+		message: func(rewrite.ConversationFields) string {
+			return "Teams needs tenantId on every create-conversation call and none could be filled: " +
+				"set tenantId in the body, or MicrosoftAppTenantId for a single-tenant bot"
+		},
+	},
+	{
+		code: CodeGroupChatNotSupported,
+		applies: func(c rewrite.ConversationFields, _ string) bool {
+			return c.IsGroup && c.ChannelDataChannelID == ""
+		},
+		message: func(rewrite.ConversationFields) string {
+			return "Teams does not let bots create group chats (isGroup true without channelData.channel.id); " +
+				"create a 1:1 chat with exactly one member (isGroup false), or post a channel thread with channelData.channel.id and an activity"
+		},
+	},
+	{
+		code: CodeChannelThreadNoActivity,
+		applies: func(c rewrite.ConversationFields, _ string) bool {
+			return c.IsGroup && c.ChannelDataChannelID != "" && !c.HasActivity
+		},
+		message: func(rewrite.ConversationFields) string {
+			return "a Teams channel thread is created by its first message: add an activity to the body"
+		},
+	},
+	{
+		code: CodeOneOnOneMembers,
+		applies: func(c rewrite.ConversationFields, _ string) bool {
+			return !c.IsGroup && len(c.MemberIDs) != 1
+		},
+		message: func(c rewrite.ConversationFields) string {
+			return "a Teams 1:1 chat is created with exactly one member (the user's 29: id); this body has " + strconv.Itoa(len(c.MemberIDs)) +
+				". To reach several users, create one 1:1 chat each, or use /v3/batch/conversation/users"
+		},
+	},
+	{
+		code: CodeMemberNotTeamsID,
+		applies: func(c rewrite.ConversationFields, _ string) bool {
+			return !c.IsGroup && len(c.MemberIDs) == 1 && isGUID(c.MemberIDs[0])
+		},
+		message: func(c rewrite.ConversationFields) string {
+			return "member id " + strconvQuote(c.MemberIDs[0]) + " is an Entra object id; Teams needs the user's Teams id (29:…), " +
+				"as GET /v3/conversations/{conversationId}/members returns it"
+		},
+	},
+}
+
+// checkTeamsCreate refuses the create-conversation shapes Teams rejects.
+// tenant is the tenantId the body has or will be filled with.
+func checkTeamsCreate(body []byte, tenant string) error {
+	c, err := rewrite.InspectConversation(body)
+	if err != nil {
+		return err
+	}
+	for _, r := range teamsCreateRules {
+		if r.applies(c, tenant) {
+			return newLocalError(http.StatusBadRequest, r.code, r.message(c), nil)
+		}
+	}
+	return nil
+}
+
+// isGUID reports whether s is a bare GUID (8-4-4-4-12 hex digits).
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isTeamsUpstream reports whether the call goes to Teams: the reference
+// says msteams, or the host is a Teams connector host.
+func isTeamsUpstream(up upstream) bool {
+	return up.ref != nil && strings.EqualFold(up.ref.ChannelID, "msteams") || isTeamsHost(up.base.Hostname())
+}
