@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/botsidecar/sidecar/rewrite"
+	"github.com/botsidecar/sidecar/store"
 )
 
 // Stable error codes of responses the sidecar makes itself. Bots and
@@ -110,3 +111,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -57,6 +57,7 @@ type InboundOptions struct {
 	// Transport reaches the bot; nil uses a loopback-tuned transport.
 	Transport http.RoundTripper
 	Logger    *zap.Logger
+	Metrics   *Metrics // nil records nothing
 	Now       func() time.Time
 }
 
@@ -108,6 +109,7 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := in.opts.Now()
 	var c inboundCall
 	status := in.serve(w, r, &c)
+	in.opts.Metrics.request("inbound", "/api/messages", status)
 	level := zap.InfoLevel
 	if c.cause != nil || status >= 500 {
 		level = zap.WarnLevel
@@ -232,7 +234,9 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 		return in.fail(w, c, newLocalError(http.StatusBadGateway, CodeBotUnreachable, "the bot url is invalid", err))
 	}
 	copyHeaders(req.Header, r.Header, dropRequestHeaders)
+	botStart := in.opts.Now()
 	resp, err := in.transport.RoundTrip(req)
+	in.opts.Metrics.upstream("inbound", "/api/messages", in.opts.Now().Sub(botStart))
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return in.fail(w, c, newLocalError(http.StatusGatewayTimeout, CodeBotTimeout,

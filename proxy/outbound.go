@@ -50,6 +50,7 @@ type OutboundOptions struct {
 	Transport http.RoundTripper
 	Retry     RetryPolicy
 	Logger    *zap.Logger
+	Metrics   *Metrics // nil records nothing
 	// Sleep waits between retries; tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
 	Now   func() time.Time
@@ -133,6 +134,7 @@ func (o *Outbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (o *Outbound) logCall(r *http.Request, c *call, status int, latency time.Duration) {
+	o.opts.Metrics.request("outbound", c.route, status)
 	level := zap.InfoLevel
 	if c.cause != nil || status >= 500 {
 		level = zap.WarnLevel
@@ -227,7 +229,9 @@ func (o *Outbound) serve(w http.ResponseWriter, r *http.Request, c *call) int {
 	}
 	header := make(http.Header, len(r.Header)+2)
 	copyHeaders(header, r.Header, dropRequestHeaders)
+	sendStart := o.opts.Now()
 	resp, err := o.send(ctx, r.Method, target, header, body, token, c)
+	o.opts.Metrics.upstream("outbound", c.route, o.opts.Now().Sub(sendStart))
 	if err != nil {
 		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 			return o.fail(w, c, newLocalError(http.StatusGatewayTimeout, CodeUpstreamTimeout,
@@ -314,6 +318,7 @@ func (o *Outbound) send(ctx context.Context, method string, target *url.URL, hea
 			// A token the connector rejects (revoked, or the app's
 			// credentials rotated) is replaced once; a second 401 is real.
 			refreshed = true
+			o.opts.Metrics.retry(resp.StatusCode)
 			discard(resp)
 			o.opts.Tokens.Invalidate(token)
 			if token, err = o.opts.Tokens.Token(ctx); err != nil {
@@ -325,6 +330,7 @@ func (o *Outbound) send(ctx context.Context, method string, target *url.URL, hea
 		if retryableStatus(resp.StatusCode) {
 			if d, ok := o.retry.delay(retries, resp.Header, o.opts.Now(), start); ok {
 				retries++
+				o.opts.Metrics.retry(resp.StatusCode)
 				discard(resp)
 				if err := o.opts.Sleep(ctx, d); err != nil {
 					return nil, err

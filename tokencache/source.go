@@ -132,6 +132,8 @@ type Source struct {
 	failures int     // consecutive failed acquisitions
 	retryAt  time.Time
 	lastErr  error
+
+	acquisitions, failed atomic.Uint64 // lifetime counts, for metrics
 	failedAt time.Time // when lastErr was set
 }
 
@@ -292,6 +294,10 @@ func (s *Source) finish(f *flight, value string, exp time.Time, err error) {
 		// "refresh now" forever.
 		err = fmt.Errorf("identity provider returned a token that expired at %s", exp.UTC().Format(time.RFC3339))
 	}
+	s.acquisitions.Add(1)
+	if err != nil {
+		s.failed.Add(1)
+	}
 	s.mu.Lock()
 	if err != nil {
 		s.failures++
@@ -364,6 +370,17 @@ func (s *Source) notify() {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// Stats are lifetime counts of token acquisitions, for metrics.
+type Stats struct {
+	Acquisitions uint64 // requests to the identity provider, failed ones included
+	Failures     uint64
+}
+
+// Stats returns the source's counts.
+func (s *Source) Stats() Stats {
+	return Stats{Acquisitions: s.acquisitions.Load(), Failures: s.failed.Load()}
 }
 
 // Ready reports whether a token was acquired at least once.

@@ -469,3 +469,19 @@ func BenchmarkTokenHitParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestStatsCountAcquisitions(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
+	s := newTestSource(clock.Now, acq)
+	mustToken(t, s, "tok-1")
+	acq.set(func(context.Context, int) (string, time.Time, error) { return "", time.Time{}, errIdP })
+	clock.Advance(2 * time.Hour)
+	if _, err := s.Token(context.Background()); err == nil {
+		t.Fatal("Token() = nil error; want the acquisition error")
+	}
+	if got, want := s.Stats(), (Stats{Acquisitions: 2, Failures: 1}); got != want {
+		t.Errorf("Stats() = %+v; want %+v", got, want)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -64,6 +66,15 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 	if a.tokens, err = tokencache.New(tokenOptions(cfg, logger, d.entraClient)); err != nil {
 		return nil, fmt.Errorf("token source: %w", err)
 	}
+	reg := prometheus.NewRegistry()
+	metrics, err := proxy.NewMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	if err := registerTokenMetrics(reg, a.tokens, time.Now); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	refs := proxy.InstrumentedStore{Store: a.store, Metrics: metrics}
 	trust, err := proxy.NewTrustList(cfg.TrustedServiceURLs)
 	if err != nil {
 		return nil, fmt.Errorf("SIDECAR_TRUSTED_SERVICE_URLS: %w", err)
@@ -76,12 +87,13 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 		AppID:             cfg.AppID,
 		TenantID:          tenant,
 		Tokens:            a.tokens,
-		References:        a.store,
+		References:        refs,
 		Trust:             trust,
 		DefaultServiceURL: cfg.DefaultServiceURL,
 		MaxBodyBytes:      int64(cfg.MaxBodyBytes),
 		Transport:         d.upstream,
 		Logger:            logger.Named("outbound"),
+		Metrics:           metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -102,13 +114,14 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 	}
 	inbound, err := proxy.NewInbound(proxy.InboundOptions{
 		Auth:         channelAuth{a.validator},
-		References:   a.store,
+		References:   refs,
 		Trust:        trust,
 		BotURL:       cfg.BotURL,
 		OutboundURL:  cfg.OutboundURL,
 		MaxBodyBytes: int64(cfg.MaxBodyBytes),
 		BotTimeout:   cfg.BotTimeout,
 		Logger:       logger.Named("inbound"),
+		Metrics:      metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -126,7 +139,9 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 			}
 			return nil
 		}},
-	}, nil)
+	}, map[string]http.Handler{
+		"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(logger.Named("metrics"))}),
+	})
 	for _, s := range []struct {
 		name, addr string
 		h          http.Handler

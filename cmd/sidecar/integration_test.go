@@ -209,6 +209,29 @@ func TestIntegrationSequentialSendsCostOneToken(t *testing.T) {
 	if claims["tid"] != itTenant || claims["appid"] != itAppID {
 		t.Errorf("token claims = %v; want the bot's tenant and app", claims)
 	}
+	metrics := s.get(s.admin + "/metrics")
+	for _, want := range []string{
+		"sidecar_token_acquisitions_total 1",
+		"sidecar_token_acquisition_failures_total 0",
+		`sidecar_requests_total{direction="outbound",route="/v3/conversations/{conversationId}/activities",status="200"} 50`,
+		`sidecar_reference_store_operations_total{op="get",result="hit"} 50`,
+		"sidecar_token_expiry_seconds 3",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+func (s *stack) get(url string) string {
+	s.t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 func TestIntegrationConcurrentColdSendsCostOneToken(t *testing.T) {

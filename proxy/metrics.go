@@ -1,0 +1,139 @@
+package proxy
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/botsidecar/sidecar/store"
+)
+
+// Metrics are the sidecar's Prometheus metrics. Labels carry route
+// patterns, statuses and reasons only: never ids, hosts or secrets.
+// A nil *Metrics records nothing (a null object), so handlers need no
+// checks and tests that do not look at metrics pass none.
+type Metrics struct {
+	requests     *prometheus.CounterVec
+	upstreamTime *prometheus.HistogramVec
+	retries      *prometheus.CounterVec
+	storeOps     *prometheus.CounterVec
+	storeErrors  *prometheus.CounterVec
+	statusLabels map[int]string
+}
+
+// NewMetrics registers the proxy's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sidecar_requests_total",
+			Help: "Requests handled, by direction (inbound from the channel, outbound from the bot), route pattern and response status.",
+		}, []string{"direction", "route", "status"}),
+		upstreamTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sidecar_upstream_request_duration_seconds",
+			Help:    "Time from the first upstream attempt to the final answer, retries included, by direction and route pattern.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"direction", "route"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sidecar_upstream_retries_total",
+			Help: "Upstream retries by reason: the status that caused them (401 gets a fresh token; 412, 429, 502, 503, 504 back off).",
+		}, []string{"reason"}),
+		storeOps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sidecar_reference_store_operations_total",
+			Help: "Reference store operations by operation and result (hit, miss, ok, error).",
+		}, []string{"op", "result"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sidecar_reference_store_errors_total",
+			Help: "Reference store operations that failed, by operation.",
+		}, []string{"op"}),
+		statusLabels: map[int]string{},
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.upstreamTime, m.retries, m.storeOps, m.storeErrors} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	// Status labels are precomputed for the common statuses so that the hot
+	// path does not format integers.
+	for _, s := range []int{200, 201, 202, 204, 400, 401, 403, 404, 405, 412, 413, 429, 500, 501, 502, 503, 504} {
+		m.statusLabels[s] = strconv.Itoa(s)
+	}
+	return m, nil
+}
+
+func (m *Metrics) status(s int) string {
+	if l, ok := m.statusLabels[s]; ok {
+		return l
+	}
+	return strconv.Itoa(s)
+}
+
+func (m *Metrics) request(direction, route string, status int) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(direction, route, m.status(status)).Inc()
+}
+
+func (m *Metrics) upstream(direction, route string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.upstreamTime.WithLabelValues(direction, route).Observe(d.Seconds())
+}
+
+func (m *Metrics) retry(status int) {
+	if m == nil {
+		return
+	}
+	m.retries.WithLabelValues(m.status(status)).Inc()
+}
+
+func (m *Metrics) storeOp(op string, err error, found bool) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	switch {
+	case err != nil && !isNotFound(err):
+		result = "error"
+		m.storeErrors.WithLabelValues(op).Inc()
+	case op == "get" && found:
+		result = "hit"
+	case op == "get":
+		result = "miss"
+	}
+	m.storeOps.WithLabelValues(op, result).Inc()
+}
+
+// InstrumentedStore counts the operations of a store. It wraps the
+// interfaces proxy uses, so either handler can be given it.
+type InstrumentedStore struct {
+	Store interface {
+		References
+		ReferenceWriter
+	}
+	Metrics *Metrics
+}
+
+// Get implements References.
+func (s InstrumentedStore) Get(ctx context.Context, id string) (store.Reference, error) {
+	ref, err := s.Store.Get(ctx, id)
+	s.Metrics.storeOp("get", err, err == nil)
+	return ref, err
+}
+
+// NewestForTenant implements References.
+func (s InstrumentedStore) NewestForTenant(ctx context.Context, tenant string) (store.Reference, error) {
+	ref, err := s.Store.NewestForTenant(ctx, tenant)
+	s.Metrics.storeOp("get", err, err == nil)
+	return ref, err
+}
+
+// Put implements ReferenceWriter.
+func (s InstrumentedStore) Put(ctx context.Context, ref store.Reference) error {
+	err := s.Store.Put(ctx, ref)
+	s.Metrics.storeOp("put", err, false)
+	return err
+}
