@@ -165,3 +165,7 @@ func (c Config) MicrosoftAuthorityHost() bool {
 	}
 	return microsoftLoginHosts[strings.ToLower(u.Host)]
 }
+
+// DefaultEndpoints returns the cloud's default endpoints: what a setting
+// that was overridden would have been (doctor compares against them).
+func (c Cloud) DefaultEndpoints() Endpoints { return defaultsFor(c).Endpoints }

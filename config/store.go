@@ -22,7 +22,7 @@ const (
 	StoreRedis  = "redis"
 )
 
-const storesAccepted = "bolt:PATH, memory:, redis://HOST[:PORT][/DB] or rediss://HOST[:PORT][/DB]"
+const storesAccepted = "bolt:PATH, memory:, redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB], redis+cluster://HOST:PORT[,HOST:PORT…] or rediss+cluster://…"
 
 // UnmarshalText accepts the forms in storesAccepted.
 func (s *Store) UnmarshalText(text []byte) error {
@@ -50,7 +50,8 @@ func (s Store) Kind() string {
 		return StoreBolt
 	case v == "memory:":
 		return StoreMemory
-	case strings.HasPrefix(v, "redis://"), strings.HasPrefix(v, "rediss://"):
+	case strings.HasPrefix(v, "redis://"), strings.HasPrefix(v, "rediss://"),
+		strings.HasPrefix(v, "redis+cluster://"), strings.HasPrefix(v, "rediss+cluster://"):
 		return StoreRedis
 	}
 	return ""

@@ -62,3 +62,21 @@ func (a *Admin) readyz(w http.ResponseWriter, _ *http.Request) {
 	}
 	_, _ = w.Write(report)
 }
+
+// ReferenceHandler serves GET /references/{conversationId}: the stored
+// reference as JSON (it holds no secrets), or 404. It is mounted on the
+// admin listener only, which is not exposed to the channel.
+func ReferenceHandler(refs References) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("conversationId")
+		ref, err := refs.Get(r.Context(), id)
+		switch {
+		case err == nil:
+			writeJSON(w, http.StatusOK, ref)
+		case isNotFound(err):
+			writeError(w, newLocalError(http.StatusNotFound, CodeNoReference, "no reference is stored for conversation "+strconvQuote(id), nil))
+		default:
+			writeError(w, newLocalError(http.StatusServiceUnavailable, CodeStoreUnavailable, "the reference store could not be read", err))
+		}
+	})
+}

@@ -153,6 +153,23 @@ func BenchmarkBoltPut(b *testing.B) {
 	})
 }
 
+// BenchmarkBoltSweep measures the hourly sweep's scan, per stored
+// reference, when nothing has expired (the common case).
+func BenchmarkBoltSweep(b *testing.B) {
+	bo := openTestBolt(b, BoltOptions{})
+	refs := make([]Reference, 100_000)
+	for i := range refs {
+		refs[i] = sampleRef(i, benchTenant(i))
+	}
+	bulkPut(b, bo, refs)
+	for b.Loop() {
+		if n, err := bo.Sweep(context.Background()); err != nil || n != 0 {
+			b.Fatalf("Sweep() = %d, %v", n, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(refs)), "ns/ref")
+}
+
 // perRefN is the number of references the memory benchmarks hold.
 const perRefN = 1_000_000
 
@@ -160,7 +177,7 @@ const perRefN = 1_000_000
 // Memory store with 1,000,000 of them. It runs once whatever b.N is; run it
 // with -bench MemoryPerReference -benchtime 1x.
 func BenchmarkMemoryPerReference(b *testing.B) {
-	heap0, rss0 := memUse()
+	heap0, anon0, file0 := memUse()
 	m, err := NewMemory(perRefN)
 	if err != nil {
 		b.Fatal(err)
@@ -170,9 +187,9 @@ func BenchmarkMemoryPerReference(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	heap1, rss1 := memUse()
+	heap1, anon1, file1 := memUse()
 	runtime.KeepAlive(m)
-	reportPerRef(b, heap1-heap0, rss1-rss0)
+	reportPerRef(b, heap1-heap0, anon1-anon0, file1-file0)
 }
 
 // BenchmarkBoltPerReference measures what one reference costs with
@@ -200,7 +217,7 @@ func BenchmarkBoltPerReference(b *testing.B) {
 		ids[i] = sampleRef(i*(perRefN/len(ids)), "").ConversationID
 	}
 
-	heap0, rss0 := memUse()
+	heap0, anon0, file0 := memUse()
 	bo, err = OpenBolt(context.Background(), BoltOptions{Path: path})
 	if err != nil {
 		b.Fatal(err)
@@ -215,33 +232,43 @@ func BenchmarkBoltPerReference(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	heap1, rss1 := memUse()
+	heap1, anon1, file1 := memUse()
 	runtime.KeepAlive(c)
-	reportPerRef(b, heap1-heap0, rss1-rss0)
+	reportPerRef(b, heap1-heap0, anon1-anon0, file1-file0)
 	if info, err := os.Stat(path); err == nil {
 		b.ReportMetric(float64(info.Size())/perRefN, "file-B/ref")
 	}
 }
 
-func reportPerRef(b *testing.B, heap, rss int64) {
+func reportPerRef(b *testing.B, heap int64, anon, file int64) {
 	b.ReportMetric(float64(heap)/perRefN, "heap-B/ref")
-	b.ReportMetric(float64(rss)/perRefN, "rss-B/ref")
+	b.ReportMetric(float64(anon)/perRefN, "rss-anon-B/ref")
+	b.ReportMetric(float64(file)/perRefN, "rss-file-B/ref")
 	b.ReportMetric(0, "ns/op") // the time of one load says nothing
 }
 
-// memUse returns the heap in use after a full collection, and the resident
-// set size after returning freed memory to the OS.
-func memUse() (heap, rss int64) {
+// memUse returns the heap in use after a full collection, and the
+// anonymous and file-backed resident memory (RssAnon, RssFile) after
+// returning freed memory to the OS. Bolt's file pages count as RssFile:
+// page cache the kernel can reclaim, not memory the process holds.
+func memUse() (heap, anon, file int64) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	statm, err := os.ReadFile("/proc/self/statm")
-	if err == nil {
-		if f := strings.Fields(string(statm)); len(f) > 1 {
-			pages, _ := strconv.ParseInt(f[1], 10, 64)
-			rss = pages * int64(os.Getpagesize())
+	status, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(status), "\n") {
+		name, value, _ := strings.Cut(line, ":")
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "RssAnon":
+			anon = kb << 10
+		case "RssFile":
+			file = kb << 10
 		}
 	}
-	return int64(ms.HeapInuse), rss
+	return int64(ms.HeapInuse), anon, file
 }

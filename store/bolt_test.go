@@ -13,6 +13,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // fakeClock is an injected clock tests move by hand.
@@ -108,7 +109,7 @@ func TestBoltLockedFile(t *testing.T) {
 		_ = b.Close()
 		t.Fatal("second OpenBolt succeeded; want a lock error")
 	}
-	if !errors.Is(err, bolt.ErrTimeout) || !strings.Contains(err.Error(), "locked by another process") {
+	if !errors.Is(err, berrors.ErrTimeout) || !strings.Contains(err.Error(), "locked by another process") {
 		t.Errorf("OpenBolt error = %v; want a lock timeout naming the cause", err)
 	}
 	if !strings.Contains(err.Error(), path) {
@@ -358,6 +359,33 @@ func bulkPut(tb testing.TB, b *Bolt, refs []Reference) {
 		if err != nil {
 			tb.Fatalf("bulk put: %v", err)
 		}
+	}
+}
+
+func TestUpdatedAtOf(t *testing.T) {
+	t.Parallel()
+	when := time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.FixedZone("", 2*3600))
+	nested := json.RawMessage(`{"id":"x","updatedAt":"1999-01-01T00:00:00Z"}`)
+	tests := []struct {
+		name string
+		give Reference
+	}{
+		{"plain", refAt("a:1", "t", when)},
+		{"nested updatedAt in accounts", Reference{ConversationID: "a:2", Bot: nested, User: nested, Conversation: nested, UpdatedAt: when}},
+		{"zero time", Reference{ConversationID: "a:3"}},
+	}
+	for _, tt := range tests {
+		v, err := json.Marshal(tt.give)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := updatedAtOf(v)
+		if err != nil || !got.Equal(tt.give.UpdatedAt) {
+			t.Errorf("%s: updatedAtOf(%s) = %v, %v; want %v", tt.name, v, got, err, tt.give.UpdatedAt)
+		}
+	}
+	if _, err := updatedAtOf([]byte(`{"updatedAt":"garbage`)); err == nil {
+		t.Error("updatedAtOf(malformed) succeeded; want an error")
 	}
 }
 

@@ -24,7 +24,8 @@ type RedisOptions struct {
 	Namespace string
 	// TTL is how long a reference lives after its UpdatedAt; DefaultTTL when zero.
 	TTL time.Duration
-	// Logger is reserved for background work; a no-op logger when nil.
+	// Logger is for background work. Redis has none (the server expires
+	// keys itself), so it logs nothing; the field keeps the options alike.
 	Logger *zap.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -38,7 +39,6 @@ type Redis struct {
 	prefix string // "botsidecar:<namespace>:"
 	ttl    time.Duration
 	now    func() time.Time
-	logger *zap.Logger
 }
 
 var (
@@ -90,13 +90,9 @@ func OpenRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 		prefix: "botsidecar:" + opts.Namespace + ":",
 		ttl:    orDefault(opts.TTL, DefaultTTL),
 		now:    opts.Now,
-		logger: opts.Logger,
 	}
 	if r.now == nil {
 		r.now = time.Now
-	}
-	if r.logger == nil {
-		r.logger = zap.NewNop()
 	}
 	return r, nil
 }
@@ -128,7 +124,9 @@ func (r *Redis) Put(ctx context.Context, ref Reference) error {
 	if ref.UpdatedAt.IsZero() {
 		ref.UpdatedAt = r.now()
 	}
-	ttl := r.ttl - r.now().Sub(ref.UpdatedAt)
+	// min: an UpdatedAt ahead of this clock (skew between replicas) must
+	// not stretch the TTL.
+	ttl := min(r.ttl-r.now().Sub(ref.UpdatedAt), r.ttl)
 	if ttl <= 0 {
 		// Already expired (a write retried for longer than the TTL):
 		// storing it would only resurrect it.

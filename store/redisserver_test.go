@@ -101,6 +101,7 @@ func (s *redisServer) Start() {
 	args = append(args, "--logfile", filepath.Join(s.dir, "redis.log"))
 	cmd := exec.Command(redisServerPath(s.tb), args...)
 	cmd.Dir = s.dir
+	killWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		s.tb.Fatalf("start redis-server: %v", err)
 	}

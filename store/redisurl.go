@@ -34,9 +34,15 @@ func isRedisSpec(spec string) bool {
 // returns an error that quotes the URL: url.Parse's errors do, password
 // included.
 func newRedisClient(raw string) (redis.UniversalClient, error) {
-	scheme, _, ok := strings.Cut(raw, "://")
+	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
 		return nil, errors.New("redis URL: missing scheme")
+	}
+	// An '@' past the host means a password with an unencoded '/', '?' or
+	// '#' (common in generated ones): parsers would split the password and
+	// quote a piece of it as a host or database number.
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 && strings.Contains(rest[end:], "@") {
+		return nil, errors.New(`redis URL: '@' after the host: percent-encode the password's reserved characters (/ as %2F, ? as %3F, # as %23, @ as %40)`)
 	}
 	switch scheme {
 	case "redis", "rediss":
@@ -90,7 +96,7 @@ func parseClusterURL(raw string) (*redis.ClusterOptions, error) {
 		}
 		seed, err := clusterSeed(h)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("redis cluster URL: host %d: %w", len(seeds)+1, err)
 		}
 		seeds = append(seeds, seed)
 	}
@@ -130,7 +136,7 @@ func parseClusterURL(raw string) (*redis.ClusterOptions, error) {
 func clusterSeed(h string) (string, error) {
 	u, err := url.Parse("//" + h)
 	if err != nil || u.Hostname() == "" || u.User != nil || u.Path != "" {
-		return "", fmt.Errorf("redis cluster URL: bad host %q", h)
+		return "", errors.New("want host or host:port")
 	}
 	port := u.Port()
 	if port == "" {
@@ -165,16 +171,18 @@ func RedactURL(raw string) string {
 	if !ok {
 		return raw
 	}
+	// The last '@' anywhere ends the userinfo: a password may hold an
+	// unencoded '/', '?' or '#', and showing too little beats a leak.
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		if user, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
+			rest = user + ":xxxxx" + rest[at:]
+		}
+	}
 	end := strings.IndexAny(rest, "/?#")
 	if end < 0 {
 		end = len(rest)
 	}
 	authority, tail := rest[:end], rest[end:]
-	if at := strings.LastIndex(authority, "@"); at >= 0 {
-		if user, _, hasPass := strings.Cut(authority[:at], ":"); hasPass {
-			authority = user + ":xxxxx" + authority[at:]
-		}
-	}
 	if before, query, ok := strings.Cut(tail, "?"); ok {
 		query, fragment, hasFragment := strings.Cut(query, "#")
 		params := strings.Split(query, "&")

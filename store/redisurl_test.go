@@ -25,6 +25,7 @@ func TestRedactURL(t *testing.T) {
 		{"password option", "redis://cache?sentinel_password=pw&x=1#f", "redis://cache?sentinel_password=xxxxx&x=1#f"},
 		{"not a URL", "bolt:./data/references.db", "bolt:./data/references.db"},
 		{"malformed escape", "redis://:bad%zzpw@cache", "redis://:xxxxx@cache"},
+		{"unencoded slash in password", "redis://bot:ab/cd?ef#gh@cache:6379/0", "redis://bot:xxxxx@cache:6379/0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,6 +122,9 @@ func TestNewRedisClientErrors(t *testing.T) {
 		{"cluster bad host", "redis+cluster://n1:7000,n2:port"},
 		{"malformed URL", "redis://:bad%zzpw@cache"},
 		{"bad skip_verify", "rediss+cluster://:pw@n1?skip_verify=maybe"},
+		{"unencoded slash in password", "redis://bot:pw/zzpw@cache:6379/0"},
+		{"cluster unencoded slash in password", "redis+cluster://bot:pw/zzpw@n1:7000"},
+		{"cluster password as host", "redis+cluster://n1:7000,zzpw:x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,10 +134,8 @@ func TestNewRedisClientErrors(t *testing.T) {
 				client.Close()
 				t.Fatalf("newRedisClient(%q) succeeded; want an error", tt.give)
 			}
-			for _, secret := range []string{"pw", "zzpw"} {
-				if strings.Contains(err.Error(), ":"+secret+"@") || strings.Contains(err.Error(), "bad%"+secret) {
-					t.Errorf("newRedisClient(%q) error %q shows the password", tt.give, err)
-				}
+			if msg := err.Error(); strings.Contains(msg, ":pw") || strings.Contains(msg, "zzpw") {
+				t.Errorf("newRedisClient(%q) error %q shows the password", tt.give, err)
 			}
 		})
 	}

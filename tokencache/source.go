@@ -134,7 +134,7 @@ type Source struct {
 	lastErr  error
 
 	acquisitions, failed atomic.Uint64 // lifetime counts, for metrics
-	failedAt time.Time // when lastErr was set
+	failedAt             time.Time     // when lastErr was set
 }
 
 // New returns a standalone Source for opts. It validates opts and builds the

@@ -140,7 +140,8 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 			return nil
 		}},
 	}, map[string]http.Handler{
-		"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(logger.Named("metrics"))}),
+		"GET /references/{conversationId}": proxy.ReferenceHandler(a.store),
+		"GET /metrics":                     promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(logger.Named("metrics"))}),
 	})
 	for _, s := range []struct {
 		name, addr string
@@ -211,10 +212,18 @@ func tokenOptions(cfg config.Config, logger *zap.Logger, client *http.Client) to
 	return o
 }
 
-func openStore(_ context.Context, cfg config.Config, _ *zap.Logger) (store.Store, error) {
-	s, err := store.NewMemory(cfg.ReferenceCacheSize)
+// openStore opens SIDECAR_STORE, namespaced by the app id so that bots can
+// share one Redis.
+func openStore(ctx context.Context, cfg config.Config, logger *zap.Logger) (store.Store, error) {
+	store.SetRedisLogger(logger.Named("redis"))
+	s, err := store.Open(ctx, cfg.Store.Value(), store.OpenOptions{
+		CacheSize: cfg.ReferenceCacheSize,
+		TTL:       cfg.ReferenceTTL,
+		Namespace: cfg.AppID,
+		Logger:    logger.Named("store"),
+	})
 	if err != nil {
-		return nil, fmt.Errorf("SIDECAR_STORE: %w", err)
+		return nil, fmt.Errorf("SIDECAR_STORE %s: %w", cfg.Store, err)
 	}
 	return s, nil
 }
@@ -229,6 +238,9 @@ func (a *app) serve(ctx context.Context) error {
 	defer stopBG()
 	g.Go(func() error { return a.tokens.Run(bg) })
 	g.Go(func() error { return a.validator.Run(bg) })
+	if r, ok := a.store.(store.Runner); ok {
+		g.Go(func() error { return r.Run(bg) })
+	}
 	for _, s := range a.servers {
 		g.Go(func() error {
 			if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {

@@ -22,6 +22,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		case "version":
 			fmt.Fprintln(stdout, version)
 			return nil
+		case "demo":
+			return runDemo(ctx, stdout)
+		case "doctor":
+			return runDoctor(ctx, args[1:], environ, stdout, stderr, deps{})
+		case "references":
+			return runReferences(ctx, args[1:], environ, stdout, stderr)
 		}
 	}
 	cfg, err := loadConfig(args, environ, stderr)

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/botsidecar/sidecar/config"
+	"github.com/botsidecar/sidecar/store"
+	"github.com/botsidecar/sidecar/tokencache"
+)
+
+// check is one line of the doctor's report.
+type check struct {
+	Name   string `json:"check"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// doctorTimeout bounds each check that goes over the network.
+const doctorTimeout = 15 * time.Second
+
+// runDoctor is `sidecar doctor`: it checks the configuration, the token,
+// the channel's signing keys, the store and the bot, one line each, and
+// fails if any check fails. It never prints a secret or a token.
+func runDoctor(ctx context.Context, args, environ []string, stdout, stderr io.Writer, d deps) error {
+	env := config.EnvironMap(environ)
+	fs := flag.NewFlagSet("sidecar doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	config.Flags(fs, env)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	checks := doctorChecks(ctx, env, d)
+	failed := 0
+	for _, c := range checks {
+		if !c.OK {
+			failed++
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"ok": failed == 0, "checks": checks}); err != nil {
+			return err
+		}
+	} else {
+		for _, c := range checks {
+			status := "ok  "
+			if !c.OK {
+				status = "FAIL"
+			}
+			fmt.Fprintf(stdout, "%s %-9s %s\n", status, c.Name, c.Detail)
+			if c.Fix != "" {
+				fmt.Fprintf(stdout, "               fix: %s\n", c.Fix)
+			}
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("doctor: %d of %d checks failed", failed, len(checks))
+	}
+	return nil
+}
+
+func doctorChecks(ctx context.Context, env map[string]string, d deps) []check {
+	cfg, err := config.Load(env)
+	if err != nil {
+		return []check{{Name: "config", Detail: err.Error(),
+			Fix: "set the variables named above (see the README's configuration table)"}}
+	}
+	checks := []check{{Name: "config", OK: true, Detail: fmt.Sprintf("app %s, %s, tenant %q, cloud %s, credential: %s",
+		cfg.AppID, cfg.AppType, cfg.TenantID, cfg.Cloud, cfg.Credential())}}
+	checks = append(checks, checkToken(ctx, cfg, d))
+	checks = append(checks, checkOpenID(ctx, cfg, d))
+	checks = append(checks, checkStore(ctx, cfg))
+	checks = append(checks, checkBot(ctx, cfg))
+	return checks
+}
+
+// checkToken acquires a token and compares its claims with what the
+// configuration expects (../shared/conversation-api.md §1).
+func checkToken(ctx context.Context, cfg config.Config, d deps) check {
+	c := check{Name: "token"}
+	src, err := tokencache.New(tokenOptions(cfg, zap.NewNop(), d.entraClient))
+	if err != nil {
+		c.Detail, c.Fix = err.Error(), "fix the credential settings"
+		return c
+	}
+	tctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	tok, err := src.Token(tctx)
+	if err != nil {
+		c.Detail = "no token from " + cfg.Authority() + ": " + err.Error()
+		c.Fix = tokenFix(err.Error(), cfg)
+		return c
+	}
+	claims := decodeJWTClaims(tok)
+	// The connector accepts only its own cloud's Bot Framework audience,
+	// whatever SIDECAR_TOKEN_SCOPE says.
+	wantAud := strings.TrimSuffix(cfg.Cloud.DefaultEndpoints().TokenScope, "/.default")
+	app, _ := claims["appid"].(string)
+	if app == "" {
+		app, _ = claims["azp"].(string)
+	}
+	aud, _ := claims["aud"].(string)
+	tid, _ := claims["tid"].(string)
+	c.Detail = fmt.Sprintf("aud=%s (want %s), app=%s (want %s), tid=%s", aud, wantAud, app, cfg.AppID, tid)
+	var problems []string
+	if !strings.EqualFold(aud, wantAud) {
+		problems = append(problems, "the token has the wrong audience and the connector will answer 401: unset SIDECAR_TOKEN_SCOPE or set it to "+wantAud+"/.default")
+	}
+	if !strings.EqualFold(app, cfg.AppID) {
+		problems = append(problems, "the token is for another app")
+	}
+	if cfg.AppType != config.AppTypeMultiTenant {
+		c.Detail += fmt.Sprintf(" (want %s)", cfg.TenantID)
+		if !strings.EqualFold(tid, cfg.TenantID) {
+			problems = append(problems, "the token is from another tenant than MicrosoftAppTenantId")
+		}
+	}
+	if len(problems) > 0 {
+		c.Fix = strings.Join(problems, "; ")
+		return c
+	}
+	c.OK = true
+	return c
+}
+
+// tokenFix turns the common Entra errors into what to do.
+func tokenFix(msg string, cfg config.Config) string {
+	switch {
+	case strings.Contains(msg, "AADSTS7000215"), strings.Contains(msg, "invalid_client"):
+		return "Entra refused the credential: the client secret is wrong or expired; create a new one for app " + cfg.AppID
+	case strings.Contains(msg, "AADSTS700016"):
+		return "app " + cfg.AppID + " is not registered in tenant " + cfg.TenantID + "; check MicrosoftAppTenantId and MicrosoftAppType"
+	case strings.Contains(msg, "AADSTS90002"), strings.Contains(msg, "AADSTS900023"):
+		return "tenant " + cfg.TenantID + " does not exist; check MicrosoftAppTenantId"
+	case strings.Contains(msg, "AADSTS7000222"):
+		return "the client secret has expired; create a new one"
+	case strings.Contains(msg, "deadline exceeded"), strings.Contains(msg, "dial tcp"), strings.Contains(msg, "no such host"):
+		return "the authority " + cfg.AuthorityHost + " cannot be reached; check egress and SIDECAR_AUTHORITY_HOST"
+	}
+	return "check the credential and MicrosoftAppTenantId"
+}
+
+// checkOpenID fetches the channel's OpenID metadata and signing keys.
+func checkOpenID(ctx context.Context, cfg config.Config, d deps) check {
+	c := check{Name: "openid", Fix: "the sidecar cannot validate channel tokens; check egress to " + cfg.OpenIDMetadataURL + " and SIDECAR_OPENID_METADATA_URL"}
+	client := d.openID
+	if client == nil {
+		client = http.DefaultClient
+	}
+	var meta struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := getJSON(ctx, client, cfg.OpenIDMetadataURL, &meta); err != nil {
+		c.Detail = "metadata: " + err.Error()
+		return c
+	}
+	var keys struct {
+		Keys []struct {
+			Kid          string   `json:"kid"`
+			Endorsements []string `json:"endorsements"`
+		} `json:"keys"`
+	}
+	if err := getJSON(ctx, client, meta.JWKSURI, &keys); err != nil {
+		c.Detail = "keys: " + err.Error()
+		return c
+	}
+	teams := 0
+	for _, k := range keys.Keys {
+		for _, e := range k.Endorsements {
+			if e == "msteams" {
+				teams++
+				break
+			}
+		}
+	}
+	c.Detail = fmt.Sprintf("%d signing keys from %s, %d endorsed for msteams; issuer %s (want %s)", len(keys.Keys), meta.JWKSURI, teams, meta.Issuer, cfg.ChannelIssuer)
+	if len(keys.Keys) == 0 {
+		c.Fix = "the key document is empty"
+		return c
+	}
+	c.OK, c.Fix = true, ""
+	return c
+}
+
+func getJSON(ctx context.Context, client *http.Client, url string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	return nil
+}
+
+// checkStore opens the reference store and reads from it.
+func checkStore(ctx context.Context, cfg config.Config) check {
+	c := check{Name: "store"}
+	sctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	s, err := store.Open(sctx, cfg.Store.Value(), store.OpenOptions{CacheSize: 16, TTL: cfg.ReferenceTTL, Namespace: cfg.AppID, Logger: zap.NewNop()})
+	if err != nil {
+		c.Detail = err.Error()
+		c.Fix = "check SIDECAR_STORE: the file's directory must be writable (bolt), the server reachable (redis)"
+		if strings.Contains(err.Error(), "locked") {
+			c.OK, c.Detail, c.Fix = true, cfg.Store.String()+" is in use by a running sidecar (it holds the file lock)", ""
+		}
+		return c
+	}
+	defer s.Close()
+	if _, err := s.Get(sctx, "sidecar-doctor-probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
+		c.Detail, c.Fix = "read: "+err.Error(), "the store opened but cannot be read"
+		return c
+	}
+	c.OK, c.Detail = true, cfg.Store.String()+" opens and answers"
+	return c
+}
+
+// checkBot checks that something answers HTTP at the bot URL; any status
+// will do (a GET on /api/messages is usually 405), only silence fails.
+func checkBot(ctx context.Context, cfg config.Config) check {
+	c := check{Name: "bot"}
+	bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(bctx, http.MethodGet, cfg.BotURL, nil)
+	if err == nil {
+		var resp *http.Response
+		if resp, err = http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			c.OK, c.Detail = true, fmt.Sprintf("%s answers (%s to a GET)", cfg.BotURL, resp.Status)
+			return c
+		}
+	}
+	c.Detail = "nothing answers at " + cfg.BotURL + ": " + err.Error()
+	c.Fix = "start the bot, or set SIDECAR_BOT_URL to where it listens"
+	return c
+}
+
+// decodeJWTClaims reads a JWT's claims without verifying it: it is our
+// own token, only inspected. Unreadable tokens give no claims.
+func decodeJWTClaims(tok string) map[string]any {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return m
+}
