@@ -50,7 +50,10 @@ next:
 				continue next
 			}
 		}
-		dst[k] = append(dst[k][:0:0], vv...)
+		// The value slices are shared, not copied: nothing downstream
+		// edits them in place (Set replaces a slice), and a copy per
+		// header is most of a proxy's allocations.
+		dst[k] = vv
 	}
 }
 

@@ -216,9 +216,10 @@ func (o *Outbound) serve(w http.ResponseWriter, r *http.Request, c *call) int {
 		return o.fail(w, c, err)
 	}
 	target, err := url.Parse(up.serviceURL + strings.TrimPrefix(rawPath, "/") + rawQuery)
-	if err != nil || target.Host != up.base.Host || !o.opts.Trust.Trusted(target) && !up.vouched {
+	if err != nil || target.Host != up.base.Host || target.Scheme != "https" || target.User != nil {
 		// Cannot happen for paths matchRoute accepted; checked anyway
-		// because the token must only ever go to the resolved host.
+		// because the token must only ever go to the resolved, trusted
+		// host.
 		return o.fail(w, c, newLocalError(http.StatusBadRequest, CodeInvalidPath, "the upstream url cannot be built from this path", err))
 	}
 

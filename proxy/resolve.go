@@ -107,7 +107,7 @@ func (o *Outbound) fromReference(ref *store.Reference, rt *route, via string) (u
 		if _, ok := hostKey(u); !ok {
 			vouched = false // a vouched http:// URL is still not a token's destination
 		} else {
-			o.opts.Trust.Vouch(ref.ServiceURL)
+			o.opts.Trust.vouchURL(u)
 		}
 	}
 	if !vouched && !o.opts.Trust.Trusted(u) {

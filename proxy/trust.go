@@ -130,17 +130,27 @@ func (t *TrustList) TrustedString(raw string) bool {
 // Vouch records a serviceUrl whose signed serviceurl claim a validated
 // channel token carried. It stays trusted for any conversation.
 func (t *TrustList) Vouch(serviceURL string) {
-	u, err := url.Parse(serviceURL)
-	if err != nil {
-		return
+	if u, err := url.Parse(serviceURL); err == nil {
+		t.vouchURL(u)
 	}
+}
+
+// vouchURL is Vouch for a parsed URL. The common case, a host vouched for
+// already, takes only the read lock.
+func (t *TrustList) vouchURL(u *url.URL) {
 	key, ok := hostKey(u)
 	if !ok {
 		return
 	}
+	t.mu.RLock()
+	_, known := t.vouched[key]
+	t.mu.RUnlock()
+	if known {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, ok := t.vouched[key]; !ok && len(t.vouched) < maxVouched {
+	if len(t.vouched) < maxVouched {
 		t.vouched[key] = struct{}{}
 	}
 }
@@ -175,7 +185,16 @@ func validHostname(h string) bool {
 	if h == "" || len(h) > 253 {
 		return false
 	}
-	for _, label := range strings.Split(h, ".") {
+	for h != "" {
+		label := h
+		if i := strings.IndexByte(h, '.'); i >= 0 {
+			label, h = h[:i], h[i+1:]
+			if h == "" {
+				return false // trailing dot
+			}
+		} else {
+			h = ""
+		}
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}
