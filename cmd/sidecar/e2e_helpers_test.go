@@ -1,0 +1,471 @@
+package main
+
+// Helpers of the end-to-end tests (e2e_test.go): the real sidecar binary
+// and the node bots in e2e/ as child processes, between the loopback fakes.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/botsidecar/sidecar/internal/fakes"
+)
+
+const (
+	e2eAppID  = "7a1c2e2e-0b5e-4c1d-9e2e-3f4a5b6c7d8e"
+	e2eTenant = "0e2e0e2e-1111-4222-8333-444455556666"
+	// e2eSecret is recognisable so the log check can look for it.
+	e2eSecret = "e2e-s3cr3t-VALUE-that-must-never-be-logged"
+	// e2eUserID is the Teams user the channel's activities come from.
+	e2eUserID = "29:1e2e-user-aad-Ada"
+)
+
+// e2eDir returns the absolute path of e2e/ and fails the test, never skips
+// it, when node or the installed packages are missing: a silently skipped
+// end-to-end test proves nothing.
+func e2eDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "..", "e2e"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatalf("node is not on PATH (%v): install Node.js 20 or later, then run `npm ci` in e2e/ (./scripts/test runs it)", err)
+	}
+	for _, pkg := range []string{"botbuilder", "botframework-connector"} {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
+			t.Fatalf("e2e/node_modules/%s is missing (%v): run `npm ci` in e2e/ (./scripts/test does it)", pkg, err)
+		}
+	}
+	return dir
+}
+
+// e2eRaceEnabled reports whether this test binary runs under the race
+// detector; the sidecar binary is then built with it too.
+func e2eRaceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+// e2eBuildSidecar builds the real binary from this directory into dir.
+func e2eBuildSidecar(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "sidecar")
+	args := []string{"build", "-o", bin}
+	if e2eRaceEnabled() {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return bin
+}
+
+// e2eBuffer collects a child's output while it runs.
+type e2eBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *e2eBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *e2eBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// e2eProc is a child process that lives as long as its test.
+type e2eProc struct {
+	t      *testing.T
+	name   string
+	cmd    *exec.Cmd
+	stdout *e2eBuffer
+	stderr *e2eBuffer
+	exited chan struct{} // closed when the process has been waited for
+	err    error         // Wait's result, once exited is closed
+
+	stopOnce sync.Once
+}
+
+// e2eStart starts name with env added to a clean copy of this process's
+// environment (no identity or SIDECAR_ variables leak in from the shell).
+// The process is killed when the test ends; its output is logged if the
+// test failed.
+func e2eStart(t *testing.T, name, dir string, env map[string]string, path string, args ...string) *e2eProc {
+	t.Helper()
+	p := &e2eProc{t: t, name: name, stdout: &e2eBuffer{}, stderr: &e2eBuffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(path, args...)
+	p.cmd.Dir = dir
+	p.cmd.Env = e2eEnviron(env)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	// Wait also waits for the output to be copied; a stray grandchild
+	// holding the pipes must not hang the test.
+	p.cmd.WaitDelay = 2 * time.Second
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("%s stdout:\n%s\n%s stderr:\n%s", name, e2eTail(p.stdout.String()), name, e2eTail(p.stderr.String()))
+		}
+	})
+	return p
+}
+
+// stop kills the process and waits for it; it reports a process that had
+// died on its own before.
+func (p *e2eProc) stop() {
+	p.stopOnce.Do(func() {
+		select {
+		case <-p.exited:
+			p.t.Errorf("%s exited on its own during the test: %v", p.name, p.err)
+			return
+		default:
+		}
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	})
+}
+
+// alive fails the test if the process has exited.
+func (p *e2eProc) alive() {
+	p.t.Helper()
+	select {
+	case <-p.exited:
+		p.t.Fatalf("%s exited: %v\nstdout:\n%s\nstderr:\n%s", p.name, p.err, e2eTail(p.stdout.String()), e2eTail(p.stderr.String()))
+	default:
+	}
+}
+
+// waitOutput waits for a line of stdout matching re and returns its first
+// submatch.
+func (p *e2eProc) waitOutput(re *regexp.Regexp, timeout time.Duration) string {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if m := re.FindStringSubmatch(p.stdout.String()); m != nil {
+			return m[1]
+		}
+		p.alive()
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s printed no line matching %q within %v\nstdout:\n%s\nstderr:\n%s", p.name, re, timeout, p.stdout, p.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// e2eEnviron is os.Environ without the variables that would change what
+// the children do behind the test's back, plus env.
+func e2eEnviron(env map[string]string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "SIDECAR_"), strings.HasPrefix(k, "MicrosoftApp"),
+			k == "CLIENT_ID", k == "CLIENT_SECRET", k == "TENANT_ID", k == "AZURE_FEDERATED_TOKEN_FILE",
+			k == "SSL_CERT_FILE", k == "SSL_CERT_DIR", k == "NODE_EXTRA_CA_CERTS", k == "PORT", k == "HOST":
+			continue
+		}
+		out = append(out, kv)
+	}
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+func e2eTail(s string) string {
+	const max = 16 << 10
+	if len(s) > max {
+		return "…" + s[len(s)-max:]
+	}
+	return s
+}
+
+func e2eFreeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// e2eCertFile writes the fakes' TLS certificates (httptest servers share
+// one) to a PEM file for SSL_CERT_FILE and NODE_EXTRA_CA_CERTS.
+func e2eCertFile(t *testing.T, pems ...[]byte) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "fakes-ca.pem")
+	if err := os.WriteFile(f, bytes.Join(pems, nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// e2eStack is the real sidecar binary between the fakes and a node bot.
+type e2eStack struct {
+	t       *testing.T
+	entra   *fakes.Entra
+	channel *fakes.Channel
+	conn    *fakes.Connector
+	sidecar *e2eProc
+	bot     *e2eProc
+	botURL  string // http://127.0.0.1:port (no path)
+	// inbound and admin are base URLs; outbound is the serviceUrl the bot
+	// sees, with its trailing slash.
+	inbound, outbound, admin string
+
+	mu            sync.Mutex
+	channelTokens []string // minted for inbound calls; none may be logged
+}
+
+// e2eStartStack starts the fakes, the bot script (a file in e2e/) and the
+// sidecar binary, and waits until the sidecar is ready.
+func e2eStartStack(t *testing.T, bin, dir, script string) *e2eStack {
+	t.Helper()
+	s := &e2eStack{t: t}
+	s.entra = fakes.NewEntra(fakes.EntraOptions{ClientID: e2eAppID, ClientSecret: e2eSecret})
+	t.Cleanup(s.entra.Close)
+	s.channel = fakes.NewChannel(fakes.ChannelOptions{})
+	t.Cleanup(s.channel.Close)
+	s.conn = fakes.NewConnector(fakes.ConnectorOptions{VerifyToken: func(tok string) error {
+		_, err := s.entra.Verify(tok)
+		return err
+	}})
+	t.Cleanup(s.conn.Close)
+	certs := e2eCertFile(t, s.entra.CertificatePEM(), s.channel.CertificatePEM(), s.conn.CertificatePEM())
+
+	// The bot first: its port goes into SIDECAR_BOT_URL. PORT=0 lets it
+	// pick a free one, which it prints. fetch-bot.js puts MicrosoftAppId in
+	// `from` (the classic mistake); botbuilder-bot.js ignores it, its
+	// credentials are empty in code.
+	s.bot = e2eStart(t, script, dir, map[string]string{"PORT": "0", "HOST": "127.0.0.1", "MicrosoftAppId": e2eAppID},
+		"node", filepath.Join(dir, script))
+	s.botURL = s.bot.waitOutput(regexp.MustCompile(`listening on (http://\S+)/api/messages`), 20*time.Second)
+
+	// The outbound address must be known before start-up: the bot is told
+	// it as serviceUrl.
+	inAddr, outAddr, adminAddr := e2eFreeAddr(t), e2eFreeAddr(t), e2eFreeAddr(t)
+	s.inbound, s.outbound, s.admin = "http://"+inAddr, "http://"+outAddr+"/", "http://"+adminAddr
+	s.sidecar = e2eStart(t, "sidecar", t.TempDir(), map[string]string{
+		"MicrosoftAppId":              e2eAppID,
+		"MicrosoftAppPassword":        e2eSecret,
+		"MicrosoftAppTenantId":        e2eTenant,
+		"SIDECAR_AUTHORITY_HOST":      s.entra.URL,
+		"SIDECAR_OPENID_METADATA_URL": s.channel.MetadataURL(),
+		"SIDECAR_CHANNEL_ISSUER":      s.channel.Issuer(),
+		"SIDECAR_STORE":               "memory:",
+		"SIDECAR_INBOUND_ADDR":        inAddr,
+		"SIDECAR_OUTBOUND_ADDR":       outAddr,
+		"SIDECAR_ADMIN_ADDR":          adminAddr,
+		"SIDECAR_OUTBOUND_URL":        s.outbound,
+		"SIDECAR_BOT_URL":             s.botURL + "/api/messages",
+		// Debug logs the most; the secret check below covers all of it.
+		"SIDECAR_LOG_LEVEL": "debug",
+		// The real binary trusts the loopback fakes through the system
+		// roots, the way it would trust a corporate CA.
+		"SSL_CERT_FILE": certs,
+	}, bin)
+	// Registered after e2eStart's cleanup, so it runs first: it stops the
+	// sidecar itself, then reads everything the sidecar wrote.
+	t.Cleanup(s.checkSidecarOutput)
+	s.waitReady(15 * time.Second)
+	return s
+}
+
+func (s *e2eStack) waitReady(timeout time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := "no answer"
+	for time.Now().Before(deadline) {
+		s.sidecar.alive()
+		resp, err := http.Get(s.admin + "/readyz")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, b)
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	s.t.Fatalf("sidecar not ready within %v: last /readyz: %s\nstderr:\n%s", timeout, last, e2eTail(s.sidecar.stderr.String()))
+}
+
+// checkSidecarOutput stops the sidecar and checks everything it wrote:
+// JSON lines only, no data race, and no secret or token anywhere.
+func (s *e2eStack) checkSidecarOutput() {
+	t := s.t
+	s.sidecar.stop()
+	stdout, stderr := s.sidecar.stdout.String(), s.sidecar.stderr.String()
+	all := stdout + stderr
+	if strings.Contains(all, "DATA RACE") {
+		t.Error("the race detector reported a data race in the sidecar binary")
+	}
+	lines := 0
+	for _, line := range strings.Split(stderr, "\n") {
+		if line == "" {
+			continue
+		}
+		lines++
+		var v map[string]any
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Errorf("sidecar stderr line is not a JSON object (%v): %q", err, line)
+		}
+	}
+	if lines == 0 {
+		t.Error("the sidecar logged nothing; the secret check below would prove nothing")
+	}
+	if strings.Contains(all, e2eSecret) {
+		t.Error("the client secret appears in the sidecar's output")
+	}
+	s.mu.Lock()
+	tokens := append(s.entra.Issued(), s.channelTokens...)
+	s.mu.Unlock()
+	if len(s.entra.Issued()) == 0 {
+		t.Error("the fake Entra issued no token")
+	}
+	for _, tok := range tokens {
+		sig := tok[strings.LastIndexByte(tok, '.')+1:]
+		if strings.Contains(all, tok) || strings.Contains(all, sig) {
+			t.Errorf("a token (…%s) appears in the sidecar's output", sig[len(sig)-8:])
+		}
+	}
+}
+
+// channelToken mints a valid channel token for serviceURL and remembers it
+// for the log check.
+func (s *e2eStack) channelToken(serviceURL string) string {
+	tok := s.channel.Token(e2eAppID, serviceURL)
+	s.mu.Lock()
+	s.channelTokens = append(s.channelTokens, tok)
+	s.mu.Unlock()
+	return tok
+}
+
+// e2eChannelHeaders are what the channel sends besides the token; the bot
+// must get them unchanged.
+func e2eChannelHeaders(conversationID string) map[string]string {
+	return map[string]string{
+		"MS-CV":                "e2eCV0123456789abcd.1",
+		"x-ms-conversation-id": conversationID,
+		"x-ms-tenant-id":       e2eTenant,
+	}
+}
+
+// postInbound plays the channel: a signed POST of activity to the
+// sidecar's /api/messages.
+func (s *e2eStack) postInbound(activity, conversationID string) (*http.Response, []byte) {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.inbound+"/api/messages", strings.NewReader(activity))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("Authorization", "Bearer "+s.channelToken(s.conn.ServiceURL()))
+	for k, v := range e2eChannelHeaders(conversationID) {
+		req.Header.Set(k, v)
+	}
+	// The channel gives up after about 15 s.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		s.t.Fatalf("POST inbound /api/messages: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return resp, body
+}
+
+// e2eReceived is one request the node bot received.
+type e2eReceived struct {
+	Method  string            `json:"method"`
+	Headers map[string]string `json:"headers"` // lower-case names, as Node gives them
+	Body    string            `json:"body"`
+}
+
+// botReceived returns what the bot received so far.
+func (s *e2eStack) botReceived() []e2eReceived {
+	s.t.Helper()
+	resp, err := http.Get(s.botURL + "/api/received")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got []e2eReceived
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		s.t.Fatalf("decode the bot's /api/received: %v", err)
+	}
+	return got
+}
+
+// e2eTeamsActivity is an inbound Teams activity, as raw bytes so that the
+// test can check that the bot receives them unchanged but for serviceUrl.
+// extra is spliced in as further members (",\"name\":…").
+func e2eTeamsActivity(typ, activityID, conversationID, conversationType, serviceURL, extra string) string {
+	return `{"type":"` + typ + `","id":"` + activityID + `","timestamp":"2026-11-23T10:00:00.123Z",` +
+		`"localTimestamp":"2026-11-23T11:00:00.123+01:00","serviceUrl":"` + serviceURL + `","channelId":"msteams",` +
+		`"from":{"id":"` + e2eUserID + `","name":"Ada Lovelace","aadObjectId":"0e2e-obj-1"},` +
+		`"conversation":{"conversationType":"` + conversationType + `","tenantId":"` + e2eTenant + `","id":"` + conversationID + `"},` +
+		`"recipient":{"id":"28:` + e2eAppID + `","name":"Echo"},"textFormat":"plain","locale":"en-US",` +
+		`"entities":[{"type":"clientInfo","locale":"en-US","country":"GB","platform":"Web","timezone":"Europe/London"}],` +
+		`"channelData":{"tenant":{"id":"` + e2eTenant + `"},"unknownField":{"n":12345678901234567890,"s":"caf\u00e9 \u2603"}}` +
+		extra + `}`
+}
+
+// onlyRequest returns the connector's single request.
+func (s *e2eStack) onlyRequest() (fakes.ConnectorRequest, error) {
+	reqs := s.conn.Requests()
+	switch len(reqs) {
+	case 0:
+		return fakes.ConnectorRequest{}, errors.New("the connector received no request")
+	case 1:
+		return reqs[0], nil
+	}
+	var uris []string
+	for _, r := range reqs {
+		uris = append(uris, r.Method+" "+r.RawURI)
+	}
+	return fakes.ConnectorRequest{}, fmt.Errorf("the connector received %d requests; want 1: %v", len(reqs), uris)
+}
