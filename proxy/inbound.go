@@ -221,12 +221,19 @@ func (in *Inbound) serve(w http.ResponseWriter, r *http.Request, c *inboundCall)
 	if err != nil {
 		return in.fail(w, c, err)
 	}
-	return in.forward(w, r, out, c)
+	// With expectReplies the bot's replies come back in its answer, not
+	// through the outbound listener: they get the same correction, so the
+	// channel never sees the sidecar's loopback address or a wrong sender.
+	var replies *rewrite.Edit
+	if mode, _, _ := rewrite.StringField(body, "deliveryMode"); mode == "expectReplies" {
+		replies = &rewrite.Edit{ServiceURL: f.ServiceURL, From: f.Recipient}
+	}
+	return in.forward(w, r, out, replies, c)
 }
 
 // forward posts the activity to the bot and relays its answer (status,
 // headers that matter, and body: an invoke response or expectReplies).
-func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, c *inboundCall) int {
+func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, replies *rewrite.Edit, c *inboundCall) int {
 	ctx, cancel := context.WithTimeout(r.Context(), in.opts.BotTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.opts.BotURL, bytes.NewReader(body))
@@ -259,8 +266,14 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 		}
 		return in.fail(w, c, newLocalError(http.StatusBadGateway, CodeBotUnreachable, "the bot's answer could not be read", err))
 	}
+	answer := rb.Bytes()
+	if replies != nil && resp.StatusCode == http.StatusOK {
+		if fixed, err := rewrite.Transcript(answer, *replies); err == nil {
+			answer = fixed
+		}
+	}
 	copyHeaders(w.Header(), resp.Header, []string{"Content-Length"})
 	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(rb.Bytes())
+	_, _ = w.Write(answer)
 	return resp.StatusCode
 }

@@ -248,3 +248,20 @@ func TestInboundRoutes(t *testing.T) {
 		t.Errorf("POST /other = %d; want 404", resp.StatusCode)
 	}
 }
+
+func TestInboundExpectRepliesAreCorrected(t *testing.T) {
+	t.Parallel()
+	h := newInboundHarness(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"activities":[{"type":"message","text":"one","serviceUrl":"http://127.0.0.1:3979/","from":{"id":"`+testAppID+`"}},{"type":"message","text":"two"}]}`)
+	}, nil)
+	act := strings.Replace(inboundActivity, `"type":"message"`, `"type":"message","deliveryMode":"expectReplies"`, 1)
+	resp, body := h.post("Bearer good", act, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status = %d %s", resp.StatusCode, body)
+	}
+	if strings.Contains(body, "127.0.0.1") || strings.Count(body, `"serviceUrl":"https://smba.trafficmanager.net/amer/"`) != 2 ||
+		strings.Count(body, `"from":{"id":"28:`+testAppID+`","name":"Echo"}`) != 2 || !strings.Contains(body, `"text":"two"`) {
+		t.Errorf("expectReplies answer = %s; want each activity with the real serviceUrl and the bot's account", body)
+	}
+}

@@ -65,6 +65,7 @@ type Outbound struct {
 	retry     RetryPolicy
 	log       *zap.Logger
 	teamsBot  json.RawMessage // {"id":"28:<appId>"}
+	created   *createdConversations
 }
 
 // NewOutbound checks opts and returns the handler.
@@ -94,7 +95,8 @@ func NewOutbound(opts OutboundOptions) (*Outbound, error) {
 		t = NewTransport()
 	}
 	bot, _ := json.Marshal(map[string]string{"id": "28:" + opts.AppID})
-	return &Outbound{opts: opts, transport: t, retry: opts.Retry.withDefaults(), log: opts.Logger, teamsBot: bot}, nil
+	return &Outbound{opts: opts, transport: t, retry: opts.Retry.withDefaults(), log: opts.Logger, teamsBot: bot,
+		created: newCreatedConversations()}, nil
 }
 
 // NewTransport returns the upstream transport: a clone of
@@ -356,6 +358,18 @@ func discard(resp *http.Response) {
 // added as a "diagnostics" member, its own members untouched.
 func (o *Outbound) respond(w http.ResponseWriter, resp *http.Response, rt *route, up upstream, sent []byte, c *call) int {
 	copyHeaders(w.Header(), resp.Header, nil)
+	if rt.create && resp.StatusCode < 300 {
+		// A create's answer is small; read it to learn the new id.
+		buf := bufPool.Get().(*bytes.Buffer)
+		buf.Reset()
+		defer bufPool.Put(buf)
+		if _, err := buf.ReadFrom(io.LimitReader(resp.Body, o.opts.MaxBodyBytes)); err == nil {
+			o.created.remember(buf.Bytes(), sent, up, o.botAccount(up), o.opts.Now())
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(buf.Bytes())
+		return resp.StatusCode
+	}
 	if resp.StatusCode < 400 {
 		w.WriteHeader(resp.StatusCode)
 		bp := copyBufPool.Get().(*[]byte)

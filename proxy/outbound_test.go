@@ -555,3 +555,31 @@ func TestOutboundLogsOneLinePerCallWithoutSecrets(t *testing.T) {
 		t.Errorf("bot's own Authorization reached upstream: %q", got)
 	}
 }
+
+// A stock SDK creates a 1:1 and sends into it at once; the new chat has no
+// reference yet and resolves through the create call.
+func TestOutboundSendAfterCreate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.putRef("a:1personal")
+	resp, body := h.do("POST", "/v3/conversations", `{"isGroup":false,"members":[{"id":"29:user-2"}]}`, nil)
+	if resp.StatusCode != 201 {
+		t.Fatalf("create = %d %s", resp.StatusCode, body)
+	}
+	var created struct{ ID string }
+	_ = json.Unmarshal(body, &created)
+	h.conn.Reset()
+	resp, body = h.do("POST", "/v3/conversations/"+created.ID+"/activities", `{"type":"message","text":"first"}`, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("send into the new chat = %d %s; want 200", resp.StatusCode, body)
+	}
+	m := decode(t, h.onlyRequest().Body)
+	if m["from"].(map[string]any)["id"] != "28:"+testAppID || m["recipient"].(map[string]any)["id"] != "29:user-2" ||
+		m["conversation"].(map[string]any)["id"] != created.ID {
+		t.Errorf("first message = %v; want from the bot to the member in the new conversation", m)
+	}
+	// Not written to the store: only validated channel tokens write there.
+	if _, err := h.store.Get(context.Background(), created.ID); err == nil {
+		t.Error("the created conversation was written to the reference store")
+	}
+}

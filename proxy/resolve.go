@@ -41,6 +41,9 @@ func (o *Outbound) resolve(ctx context.Context, rt *route, r *http.Request, body
 			return upstream{}, newLocalError(http.StatusServiceUnavailable, CodeStoreUnavailable,
 				"the reference store could not be read", err)
 		}
+		if ref, ok := o.created.get(rt.conversationID); ok {
+			return o.fromReference(&ref, rt, "created")
+		}
 	}
 	if h := r.Header.Get(headerServiceURL); h != "" {
 		u, err := url.Parse(h)
@@ -159,7 +162,7 @@ func (o *Outbound) rewriteBody(rt *route, body []byte, up upstream) ([]byte, err
 	}
 	switch rt.body {
 	case bodyActivity, bodyTranscript:
-		if up.ref != nil && up.via == "reference" {
+		if up.ref != nil && (up.via == "reference" || up.via == "created") {
 			e.Conversation = up.ref.Conversation
 			if up.ref.ConversationID != up.pathConversationID {
 				// Resolved through a thread's channel: the activity belongs

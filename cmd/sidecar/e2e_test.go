@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -38,6 +39,7 @@ func TestE2E(t *testing.T) {
 		t.Run("update and delete", s.checkUpdateDelete)
 		t.Run("proactive", s.checkProactive)
 		t.Run("create conversation", s.checkCreateConversation)
+		t.Run("create and send", s.checkCreateAndSend)
 		t.Run("expectReplies", s.checkExpectReplies)
 		t.Run("invoke", s.checkInvokes)
 	})
@@ -285,6 +287,28 @@ func (s *e2eStack) checkCreateConversation(t *testing.T) {
 	}
 }
 
+// checkCreateAndSend: the usual proactive 1:1, creating the chat and
+// sending into it at once. The new conversation has no reference yet (the
+// user has not written in it); the sidecar resolves it through the create
+// call it just forwarded.
+func (s *e2eStack) checkCreateAndSend(t *testing.T) {
+	s.sendMessage(t, "a:1e2e-Create_Send", "personal", "1700000000602", "create and send please", "")
+	reqs := s.conn.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("connector got %d requests; want the create and the first message", len(reqs))
+	}
+	if reqs[0].RawURI != "/amer/v3/conversations" {
+		t.Errorf("first request = %s %s; want the create", reqs[0].Method, reqs[0].RawURI)
+	}
+	newID := "a:fake-1on1-" + e2eUserID
+	if !strings.HasPrefix(reqs[1].RawURI, "/amer/v3/conversations/"+url.PathEscape(newID)) && !strings.HasPrefix(reqs[1].RawURI, "/amer/v3/conversations/"+strings.ReplaceAll(url.QueryEscape(newID), "+", "%20")) {
+		t.Errorf("second request = %s %s; want a send into %s", reqs[1].Method, reqs[1].RawURI, newID)
+	}
+	if a := s.checkActivity(t, reqs[1], newID); a.Text != "created: create and send please" {
+		t.Errorf("first message text = %q", a.Text)
+	}
+}
+
 // checkExpectReplies: with deliveryMode expectReplies botbuilder sends
 // nothing to the connector; its replies travel back in the answer to the
 // channel's POST.
@@ -303,6 +327,10 @@ func (s *e2eStack) checkExpectReplies(t *testing.T) {
 	}
 	if len(got.Activities) != 1 || got.Activities[0].Text != "echo: buffered" || got.Activities[0].From.ID != "28:"+e2eAppID {
 		t.Errorf("expectReplies answer = %s; want one activity from 28:%s with text %q", body, e2eAppID, "echo: buffered")
+	}
+	// The channel must not see the sidecar's loopback address.
+	if len(got.Activities) == 1 && got.Activities[0].ServiceURL != s.conn.ServiceURL() {
+		t.Errorf("expectReplies serviceUrl = %q; want the real %q", got.Activities[0].ServiceURL, s.conn.ServiceURL())
 	}
 	if n := len(s.conn.Requests()); n != 0 {
 		t.Errorf("the connector received %d requests for expectReplies; want none", n)

@@ -1,0 +1,59 @@
+package proxy
+
+import (
+	"encoding/json"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/botsidecar/sidecar/rewrite"
+	"github.com/botsidecar/sidecar/store"
+)
+
+// maxCreated bounds the conversations remembered from create calls.
+const maxCreated = 10000
+
+// createdConversations remembers the conversations the bot created through
+// the sidecar, so that its first send into a new 1:1 chat resolves (a
+// stock SDK creates, then sends, and cannot name a service URL). The new
+// conversation lives on the service URL the create call went to, which a
+// validated channel token or the trust list already vouched for. These
+// are kept in memory only and never written to the reference store, which
+// holds only what a validated channel token told us: when the user
+// answers, the channel's activity stores the real reference.
+type createdConversations struct {
+	cache *lru.Cache[string, store.Reference]
+}
+
+func newCreatedConversations() *createdConversations {
+	c, _ := lru.New[string, store.Reference](maxCreated) // size > 0: cannot fail
+	return &createdConversations{cache: c}
+}
+
+// remember records the conversation a successful create returned.
+func (c *createdConversations) remember(respBody, sentBody []byte, up upstream, bot json.RawMessage, now time.Time) {
+	id, ok, err := rewrite.StringField(respBody, "id")
+	if err != nil || !ok || id == "" {
+		return
+	}
+	ref := store.Reference{ConversationID: id, ServiceURL: up.serviceURL, Vouched: up.vouched, Bot: bot, UpdatedAt: now}
+	if up.ref != nil {
+		ref.ChannelID, ref.Vouched = up.ref.ChannelID, up.ref.Vouched
+	}
+	if f, err := rewrite.InspectConversation(sentBody); err == nil {
+		ref.TenantID = f.TenantID
+		if len(f.MemberIDs) == 1 && !f.IsGroup {
+			ref.User, _ = json.Marshal(map[string]string{"id": f.MemberIDs[0]})
+		}
+	}
+	conv := map[string]string{"id": id}
+	if ref.TenantID != "" {
+		conv["tenantId"] = ref.TenantID
+	}
+	ref.Conversation, _ = json.Marshal(conv)
+	c.cache.Add(id, ref)
+}
+
+func (c *createdConversations) get(id string) (store.Reference, bool) {
+	return c.cache.Get(id)
+}
