@@ -133,6 +133,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 			}
 			return nil
 		}},
+		{Name: "store", Check: a.storeReady},
 		{Name: "token", Check: func() error {
 			if !a.tokens.Ready() {
 				return errors.New("no token acquired yet; the log says why")
@@ -210,6 +211,22 @@ func tokenOptions(cfg config.Config, logger *zap.Logger, client *http.Client) to
 		o.Credential.ManagedIdentity = true
 	}
 	return o
+}
+
+// storeReady probes the store. A Redis outage does not make the sidecar
+// unready: inbound activities are still forwarded (writes are queued) and
+// sends resolve from the cache, which beats taking every replica out of
+// the Service at once. A local store that cannot be read does.
+func (a *app) storeReady() error {
+	if a.cfg.Store.Kind() == config.StoreRedis {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := a.store.Get(ctx, "readyz-probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return errors.New("the reference store cannot be read; the log says why")
+	}
+	return nil
 }
 
 // openStore opens SIDECAR_STORE, namespaced by the app id so that bots can
