@@ -24,7 +24,7 @@ type diagnostics struct {
 	Upstream       string            `json:"upstream"`
 	ResolvedBy     string            `json:"resolvedBy"`
 	Reference      *referenceSummary `json:"reference,omitempty"`
-	Token          *tokenClaims      `json:"token,omitempty"`
+	Token          *TokenClaims      `json:"token,omitempty"`
 	MSCV           string            `json:"msCv,omitempty"`
 	RequestID      string            `json:"requestId,omitempty"`
 	Hints          []string          `json:"hints,omitempty"`
@@ -39,9 +39,9 @@ type referenceSummary struct {
 	AgeSeconds     int64  `json:"ageSeconds"`
 }
 
-// tokenClaims are the claims of the bearer token that answer "which app,
-// which tenant, for which audience, until when".
-type tokenClaims struct {
+// TokenClaims are the claims of a bearer token that answer "which app,
+// which tenant, for which audience, until when". None of them is secret.
+type TokenClaims struct {
 	Audience string `json:"aud,omitempty"`
 	AppID    string `json:"appid,omitempty"`
 	AZP      string `json:"azp,omitempty"`
@@ -89,7 +89,7 @@ func (o *Outbound) diagnose(resp *http.Response, rt *route, up upstream, sent []
 			"check that the reference's service URL and bot id belong to this app and cloud",
 		}
 	case http.StatusUnauthorized:
-		d.Token = decodeClaims(token)
+		d.Token = DecodeTokenClaims(token)
 		d.Hints = o.tokenHints(d.Token)
 	case http.StatusNotFound:
 		d.Hints = []string{
@@ -101,7 +101,7 @@ func (o *Outbound) diagnose(resp *http.Response, rt *route, up upstream, sent []
 }
 
 // tokenHints compares the token's claims with what the sidecar expects.
-func (o *Outbound) tokenHints(c *tokenClaims) []string {
+func (o *Outbound) tokenHints(c *TokenClaims) []string {
 	if c == nil {
 		return []string{"the token could not be decoded"}
 	}
@@ -120,9 +120,10 @@ func (o *Outbound) tokenHints(c *tokenClaims) []string {
 		"check that the bot's Azure Bot resource uses this app id and app type (single-tenant: the same tenant), and that the token audience is the Bot Framework's for this cloud")
 }
 
-// decodeClaims reads the public claims of a JWT without verifying it: it is
-// our own token, decoded only to explain a 401.
-func decodeClaims(token string) *tokenClaims {
+// DecodeTokenClaims reads the public claims of a JWT without verifying it:
+// it is the sidecar's own token, decoded only to explain it (a 401's
+// diagnostics, `sidecar doctor`). It returns nil for what is not a JWT.
+func DecodeTokenClaims(token string) *TokenClaims {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
 		return nil
@@ -133,12 +134,12 @@ func decodeClaims(token string) *tokenClaims {
 	}
 	var raw struct {
 		Aud json.RawMessage `json:"aud"`
-		tokenClaims
+		TokenClaims
 	}
 	if json.Unmarshal(payload, &raw) != nil {
 		return nil
 	}
-	c := raw.tokenClaims
+	c := raw.TokenClaims
 	// aud is a string or a list of strings.
 	var one string
 	var many []string

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -15,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/botsidecar/sidecar/config"
+	"github.com/botsidecar/sidecar/proxy"
 	"github.com/botsidecar/sidecar/store"
 	"github.com/botsidecar/sidecar/tokencache"
 )
@@ -105,16 +105,18 @@ func checkToken(ctx context.Context, cfg config.Config, d deps) check {
 		c.Fix = tokenFix(err.Error(), cfg)
 		return c
 	}
-	claims := decodeJWTClaims(tok)
+	claims := proxy.DecodeTokenClaims(tok)
+	if claims == nil {
+		c.Detail, c.Fix = "the token is not a JWT", "check SIDECAR_AUTHORITY_HOST: it must be an Entra authority"
+		return c
+	}
 	// The connector accepts only its own cloud's Bot Framework audience,
 	// whatever SIDECAR_TOKEN_SCOPE says.
 	wantAud := strings.TrimSuffix(cfg.Cloud.DefaultEndpoints().TokenScope, "/.default")
-	app, _ := claims["appid"].(string)
+	app, aud, tid := claims.AppID, claims.Audience, claims.Tenant
 	if app == "" {
-		app, _ = claims["azp"].(string)
+		app = claims.AZP
 	}
-	aud, _ := claims["aud"].(string)
-	tid, _ := claims["tid"].(string)
 	c.Detail = fmt.Sprintf("aud=%s (want %s), app=%s (want %s), tid=%s", aud, wantAud, app, cfg.AppID, tid)
 	var problems []string
 	if !strings.EqualFold(aud, wantAud) {
@@ -259,20 +261,4 @@ func checkBot(ctx context.Context, cfg config.Config) check {
 	c.Detail = "nothing answers at " + cfg.BotURL + ": " + err.Error()
 	c.Fix = "start the bot, or set SIDECAR_BOT_URL to where it listens"
 	return c
-}
-
-// decodeJWTClaims reads a JWT's claims without verifying it: it is our
-// own token, only inspected. Unreadable tokens give no claims.
-func decodeJWTClaims(tok string) map[string]any {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return nil
-	}
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	return m
 }

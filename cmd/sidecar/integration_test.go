@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,24 +25,6 @@ const (
 	itSecret = "s3cr3t-VALUE-that-must-never-be-logged"
 )
 
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // stack is a running sidecar between a fake Entra and a fake connector.
 type stack struct {
 	t       *testing.T
@@ -52,7 +33,7 @@ type stack struct {
 	channel *fakes.Channel
 	bot     *fakes.EchoBot
 	app     *app
-	logs    *syncBuffer
+	logs    *e2eBuffer
 	base    string // outbound base URL, what the bot sees as serviceUrl
 	admin   string
 	inbound string
@@ -61,7 +42,7 @@ type stack struct {
 
 func startStack(t *testing.T, env map[string]string) *stack {
 	t.Helper()
-	s := &stack{t: t, logs: &syncBuffer{}, done: make(chan error, 1)}
+	s := &stack{t: t, logs: &e2eBuffer{}, done: make(chan error, 1)}
 	s.entra = fakes.NewEntra(fakes.EntraOptions{ClientSecret: itSecret})
 	t.Cleanup(s.entra.Close)
 	s.conn = fakes.NewConnector(fakes.ConnectorOptions{VerifyToken: func(tok string) error {

@@ -204,6 +204,17 @@ func sendOutbound(p *sidecarProc, conversationID string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// waitUpstreamCall waits until a call is at the connector.
+func (w *procWorld) waitUpstreamCall() {
+	w.t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); len(w.conn.Requests()) == 0; {
+		if time.Now().After(deadline) {
+			w.t.Fatal("the call never reached the connector")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestProcessRestartKeepsReferences(t *testing.T) {
 	t.Parallel()
 	w := newProcWorld(t)
@@ -408,13 +419,7 @@ func TestProcessShutdownFinishesInFlightCalls(t *testing.T) {
 		s, b := sendOutbound(p, "a:1slow")
 		done <- result{s, b}
 	}()
-	// Wait until the call is at the connector, then ask the sidecar to stop.
-	for deadline := time.Now().Add(5 * time.Second); len(w.conn.Requests()) == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the call never reached the connector")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	w.waitUpstreamCall() // then ask the sidecar to stop
 	code, took := p.signal(syscall.SIGTERM, 15*time.Second)
 	r := <-done
 	if r.status != 201 || !strings.Contains(r.body, "slow") {
@@ -437,12 +442,7 @@ func TestProcessShutdownGraceRunsOut(t *testing.T) {
 	}
 	w.conn.Enqueue(fakes.ConnectorResponse{Status: 200, Delay: 2 * time.Second})
 	go sendOutbound(p, "a:1stuck")
-	for deadline := time.Now().Add(5 * time.Second); len(w.conn.Requests()) == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the call never reached the connector")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	w.waitUpstreamCall()
 	code, took := p.signal(syscall.SIGTERM, 10*time.Second)
 	if code != 1 || took > 1500*time.Millisecond {
 		t.Errorf("exit code %d after %v; want 1 soon after the 300ms grace", code, took)
@@ -458,12 +458,7 @@ func TestProcessSecondSignalExitsAtOnce(t *testing.T) {
 	}
 	w.conn.Enqueue(fakes.ConnectorResponse{Status: 200, Delay: 3 * time.Second})
 	go sendOutbound(p, "a:1stuck")
-	for deadline := time.Now().Add(5 * time.Second); len(w.conn.Requests()) == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the call never reached the connector")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	w.waitUpstreamCall()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
