@@ -257,10 +257,10 @@ func TestLoadNormalises(t *testing.T) {
 			want: []time.Duration{30 * 24 * time.Hour, 0},
 		},
 		{
-			name: "loopback http for a fake authority",
-			give: map[string]string{"SIDECAR_AUTHORITY_HOST": "http://localhost:8080"},
+			name: "loopback https for a fake authority",
+			give: map[string]string{"SIDECAR_AUTHORITY_HOST": "https://127.0.0.1:8443/"},
 			got:  func(c config.Config) any { return c.AuthorityHost },
-			want: "http://localhost:8080",
+			want: "https://127.0.0.1:8443",
 		},
 	}
 	for _, tt := range tests {

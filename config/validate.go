@@ -127,7 +127,8 @@ func (l *loader) checkCredential(c *Config) {
 func (l *loader) checkEndpoints(c *Config) {
 	c.fillFrom(defaultsFor(c.Cloud).Endpoints)
 	const host = "SIDECAR_AUTHORITY_HOST"
-	if u, ok := l.url(host, c.AuthorityHost, urlRule{loopbackHTTP: true, noQuery: true}); ok {
+	// https only, even on loopback: MSAL refuses any other authority scheme.
+	if u, ok := l.url(host, c.AuthorityHost, urlRule{noQuery: true}); ok {
 		if strings.Trim(u.Path, "/") != "" {
 			l.fail(host, "has a path; give the scheme and host only, the tenant is added from MicrosoftAppTenantId")
 		}

@@ -22,7 +22,9 @@ func TestLoadBadValue(t *testing.T) {
 		{"tenant with a slash", map[string]string{"MicrosoftAppTenantId": "a/b"}, "MicrosoftAppTenantId", "not a tenant id"},
 		{"tenant alias with a space", map[string]string{"MicrosoftAppTenantId": unset, "TENANT_ID": "a b"}, "TENANT_ID", "not a tenant id"},
 		{"authority host ftp", map[string]string{"SIDECAR_AUTHORITY_HOST": "ftp://login.example"}, "SIDECAR_AUTHORITY_HOST", "not an https URL"},
-		{"authority host http", map[string]string{"SIDECAR_AUTHORITY_HOST": "http://login.example"}, "SIDECAR_AUTHORITY_HOST", "http is allowed only for"},
+		{"authority host http", map[string]string{"SIDECAR_AUTHORITY_HOST": "http://login.example"}, "SIDECAR_AUTHORITY_HOST", "not an https URL"},
+		// MSAL refuses http authorities, loopback ones too.
+		{"authority host loopback http", map[string]string{"SIDECAR_AUTHORITY_HOST": "http://127.0.0.1:8080"}, "SIDECAR_AUTHORITY_HOST", "not an https URL"},
 		{"authority host with tenant", map[string]string{"SIDECAR_AUTHORITY_HOST": "https://login.microsoftonline.com/botframework.com"}, "SIDECAR_AUTHORITY_HOST", "has a path"},
 		{"authority host with user", map[string]string{"SIDECAR_AUTHORITY_HOST": "https://u:p@login.example"}, "SIDECAR_AUTHORITY_HOST", "user info"},
 		{"authority host relative", map[string]string{"SIDECAR_AUTHORITY_HOST": "login.microsoftonline.com"}, "SIDECAR_AUTHORITY_HOST", "not an absolute URL"},

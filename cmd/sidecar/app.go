@@ -53,11 +53,11 @@ type server struct {
 }
 
 // newApp wires config → store → token source → handlers → listeners.
-func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) (a *app, err error) {
-	a = &app{cfg: cfg, log: logger}
+func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) (_ *app, err error) {
+	a := &app{cfg: cfg, log: logger}
 	defer func() {
 		if err != nil {
-			a.close()
+			a.close() // whatever was opened before the failure
 		}
 	}()
 	if a.store, err = openStore(ctx, cfg, logger); err != nil {

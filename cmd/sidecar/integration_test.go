@@ -324,3 +324,34 @@ func TestIntegrationWrongSecretIsNotReady(t *testing.T) {
 		t.Errorf("healthz = %d; want 200 while alive", resp.StatusCode)
 	}
 }
+
+// A start-up failure after the store is open is an error naming the
+// listener, not a panic, and the store is closed again.
+func TestStartupFailureIsAnError(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	db := "bolt:" + t.TempDir() + "/refs.db"
+	env := []string{
+		"MicrosoftAppId=" + itAppID, "MicrosoftAppPassword=" + itSecret, "MicrosoftAppTenantId=" + itTenant,
+		"SIDECAR_STORE=" + db, "SIDECAR_INBOUND_ADDR=127.0.0.1:0", "SIDECAR_ADMIN_ADDR=127.0.0.1:0",
+		"SIDECAR_OUTBOUND_ADDR=" + busy.Addr().String(),
+	}
+	var stderr e2eBuffer
+	err = run(context.Background(), nil, env, io.Discard, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "listen outbound") {
+		t.Fatalf("run with a busy outbound port = %v; want a listen error", err)
+	}
+	if strings.Contains(err.Error()+stderr.String(), itSecret) {
+		t.Error("the secret was printed")
+	}
+	// The store was closed: it opens again at once (bolt holds a lock).
+	env[len(env)-1] = "SIDECAR_OUTBOUND_ADDR=127.0.0.1:0"
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := run(ctx, nil, env, io.Discard, &stderr); err != nil {
+		t.Errorf("second start after a failed one = %v; want a clean start and stop", err)
+	}
+}
