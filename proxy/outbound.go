@@ -79,7 +79,7 @@ func NewOutbound(opts OutboundOptions) (*Outbound, error) {
 		return nil, errors.New("outbound: max body bytes must be positive")
 	}
 	if opts.DefaultServiceURL != "" && !opts.Trust.TrustedString(opts.DefaultServiceURL) {
-		return nil, fmt.Errorf("outbound: default service url %q is not https on a trusted host", opts.DefaultServiceURL)
+		return nil, fmt.Errorf("SIDECAR_DEFAULT_SERVICE_URL %q is not https on a trusted host (the built-in connector hosts or SIDECAR_TRUSTED_SERVICE_URLS)", opts.DefaultServiceURL)
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()

@@ -583,3 +583,14 @@ func TestOutboundSendAfterCreate(t *testing.T) {
 		t.Error("the created conversation was written to the reference store")
 	}
 }
+
+func TestNewOutboundRefusesUntrustedDefault(t *testing.T) {
+	t.Parallel()
+	trust, _ := NewTrustList(nil)
+	mem, _ := store.NewMemory(1)
+	_, err := NewOutbound(OutboundOptions{AppID: testAppID, Tokens: &fakeTokens{}, References: mem, Trust: trust,
+		MaxBodyBytes: 1, DefaultServiceURL: "https://evil.example/"})
+	if err == nil || !strings.Contains(err.Error(), "SIDECAR_DEFAULT_SERVICE_URL") {
+		t.Errorf("NewOutbound(untrusted default) = %v; want an error naming SIDECAR_DEFAULT_SERVICE_URL", err)
+	}
+}
