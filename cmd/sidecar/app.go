@@ -31,6 +31,11 @@ type deps struct {
 	upstream http.RoundTripper
 	// openID fetches the channel's (and the tenant's) signing keys.
 	openID *http.Client
+	// outboundListener, when set, is the already-bound outbound listener:
+	// the bot is told the outbound address as serviceUrl before start-up,
+	// so in-process tests and the demo bind it first instead of racing
+	// for a port they picked.
+	outboundListener net.Listener
 }
 
 // app is the wired sidecar: its listeners are bound by newApp, so their
@@ -58,6 +63,9 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 	defer func() {
 		if err != nil {
 			a.close() // whatever was opened before the failure
+			if d.outboundListener != nil {
+				_ = d.outboundListener.Close() // a second close is harmless
+			}
 		}
 	}()
 	if a.store, err = openStore(ctx, cfg, logger); err != nil {
@@ -152,17 +160,23 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 		{"outbound", cfg.OutboundAddr, outbound},
 		{"admin", cfg.AdminAddr, a.admin},
 	} {
-		if err := a.listen(s.name, s.addr, s.h); err != nil {
+		var ln net.Listener
+		if s.name == "outbound" {
+			ln = d.outboundListener
+		}
+		if err := a.listen(s.name, s.addr, ln, s.h); err != nil {
 			return nil, err
 		}
 	}
 	return a, nil
 }
 
-func (a *app) listen(name, addr string, h http.Handler) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen %s on %s: %w", name, addr, err)
+func (a *app) listen(name, addr string, ln net.Listener, h http.Handler) error {
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("listen %s on %s: %w", name, addr, err)
+		}
 	}
 	a.servers = append(a.servers, &server{name: name, ln: ln, http: &http.Server{
 		Handler:           h,

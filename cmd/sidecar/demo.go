@@ -77,11 +77,12 @@ func startDemo(ctx context.Context) (*demo, error) {
 		return err
 	}})
 	d.bot = fakes.NewEchoBot(fakes.EchoBotOptions{RawAppID: demoAppID, WrongServiceURL: "https://webchat.botframework.com/"})
-	outAddr, err := freeLoopbackAddr()
+	outLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		d.close()
-		return nil, err
+		return nil, fmt.Errorf("listen outbound: %w", err)
 	}
+	outAddr := outLn.Addr().String()
 	cfg, err := config.Load(map[string]string{
 		"MicrosoftAppId":              demoAppID,
 		"MicrosoftAppPassword":        demoSecret,
@@ -97,12 +98,13 @@ func startDemo(ctx context.Context) (*demo, error) {
 		"SIDECAR_ADMIN_ADDR":          "127.0.0.1:0",
 	})
 	if err != nil {
+		outLn.Close()
 		d.close()
 		return nil, err
 	}
 	actx, cancel := context.WithCancel(ctx)
 	d.cancel = cancel
-	d.app, err = newApp(actx, cfg, zap.NewNop(), deps{entraClient: d.entra.Client(), upstream: d.conn.Transport(), openID: d.channel.Client()})
+	d.app, err = newApp(actx, cfg, zap.NewNop(), deps{entraClient: d.entra.Client(), upstream: d.conn.Transport(), openID: d.channel.Client(), outboundListener: outLn})
 	if err != nil {
 		d.close()
 		return nil, err
@@ -344,15 +346,6 @@ func post(url, authz, body string, header http.Header) (int, string, error) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), nil
-}
-
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // printer writes the transcript.

@@ -236,6 +236,48 @@ func e2eCertFile(t *testing.T, pems ...[]byte) string {
 	return f
 }
 
+// e2eStartSidecar starts the sidecar binary on free loopback ports. The
+// outbound address must be known before start-up (the bot is told it as
+// serviceUrl), so ports are picked, released and then bound by the child:
+// when another test took one in between, it starts again on new ones.
+// env gets the three addresses and returns the process's environment.
+func e2eStartSidecar(t *testing.T, bin string, env func(in, out, admin string) map[string]string) (p *e2eProc, in, out, admin string) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		in, out, admin = e2eFreeAddr(t), e2eFreeAddr(t), e2eFreeAddr(t)
+		p = e2eStart(t, "sidecar", t.TempDir(), env(in, out, admin), bin)
+		if !p.bindFailed(15*time.Second, "http://"+admin+"/readyz") || attempt == 3 {
+			return p, in, out, admin
+		}
+	}
+}
+
+// bindFailed waits until the sidecar answers readyURL or exits; true when
+// it exited because a port was taken (the caller retries), and the exit is
+// then not reported as a failure.
+func (p *e2eProc) bindFailed(timeout time.Duration, readyURL string) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.exited:
+			if strings.Contains(p.stderr.String(), "address already in use") {
+				p.stopOnce.Do(func() {})
+				return true
+			}
+			return false // the caller's readiness wait reports it
+		default:
+		}
+		if resp, err := http.Get(readyURL); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return false
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
 // e2eStack is the real sidecar binary between the fakes and a node bot.
 type e2eStack struct {
 	t       *testing.T
@@ -277,29 +319,29 @@ func e2eStartStack(t *testing.T, bin, dir, script string) *e2eStack {
 		"node", filepath.Join(dir, script))
 	s.botURL = s.bot.waitOutput(regexp.MustCompile(`listening on (http://\S+)/api/messages`), 20*time.Second)
 
-	// The outbound address must be known before start-up: the bot is told
-	// it as serviceUrl.
-	inAddr, outAddr, adminAddr := e2eFreeAddr(t), e2eFreeAddr(t), e2eFreeAddr(t)
+	var inAddr, outAddr, adminAddr string
+	s.sidecar, inAddr, outAddr, adminAddr = e2eStartSidecar(t, bin, func(inAddr, outAddr, adminAddr string) map[string]string {
+		return map[string]string{
+			"MicrosoftAppId":              e2eAppID,
+			"MicrosoftAppPassword":        e2eSecret,
+			"MicrosoftAppTenantId":        e2eTenant,
+			"SIDECAR_AUTHORITY_HOST":      s.entra.URL,
+			"SIDECAR_OPENID_METADATA_URL": s.channel.MetadataURL(),
+			"SIDECAR_CHANNEL_ISSUER":      s.channel.Issuer(),
+			"SIDECAR_STORE":               "memory:",
+			"SIDECAR_INBOUND_ADDR":        inAddr,
+			"SIDECAR_OUTBOUND_ADDR":       outAddr,
+			"SIDECAR_ADMIN_ADDR":          adminAddr,
+			"SIDECAR_OUTBOUND_URL":        "http://" + outAddr + "/",
+			"SIDECAR_BOT_URL":             s.botURL + "/api/messages",
+			// Debug logs the most; the secret check below covers all of it.
+			"SIDECAR_LOG_LEVEL": "debug",
+			// The real binary trusts the loopback fakes through the system
+			// roots, the way it would trust a corporate CA.
+			"SSL_CERT_FILE": certs,
+		}
+	})
 	s.inbound, s.outbound, s.admin = "http://"+inAddr, "http://"+outAddr+"/", "http://"+adminAddr
-	s.sidecar = e2eStart(t, "sidecar", t.TempDir(), map[string]string{
-		"MicrosoftAppId":              e2eAppID,
-		"MicrosoftAppPassword":        e2eSecret,
-		"MicrosoftAppTenantId":        e2eTenant,
-		"SIDECAR_AUTHORITY_HOST":      s.entra.URL,
-		"SIDECAR_OPENID_METADATA_URL": s.channel.MetadataURL(),
-		"SIDECAR_CHANNEL_ISSUER":      s.channel.Issuer(),
-		"SIDECAR_STORE":               "memory:",
-		"SIDECAR_INBOUND_ADDR":        inAddr,
-		"SIDECAR_OUTBOUND_ADDR":       outAddr,
-		"SIDECAR_ADMIN_ADDR":          adminAddr,
-		"SIDECAR_OUTBOUND_URL":        s.outbound,
-		"SIDECAR_BOT_URL":             s.botURL + "/api/messages",
-		// Debug logs the most; the secret check below covers all of it.
-		"SIDECAR_LOG_LEVEL": "debug",
-		// The real binary trusts the loopback fakes through the system
-		// roots, the way it would trust a corporate CA.
-		"SSL_CERT_FILE": certs,
-	}, bin)
 	// Registered after e2eStart's cleanup, so it runs first: it stops the
 	// sidecar itself, then reads everything the sidecar wrote.
 	t.Cleanup(s.checkSidecarOutput)

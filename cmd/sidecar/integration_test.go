@@ -50,7 +50,11 @@ func startStack(t *testing.T, env map[string]string) *stack {
 		return err
 	}})
 	t.Cleanup(s.conn.Close)
-	outAddr := freeAddr(t)
+	outLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	outAddr := outLn.Addr().String()
 	s.channel = fakes.NewChannel(fakes.ChannelOptions{})
 	t.Cleanup(s.channel.Close)
 	s.bot = fakes.NewEchoBot(fakes.EchoBotOptions{RawAppID: itAppID, WrongServiceURL: "https://webchat.botframework.com/"})
@@ -82,7 +86,7 @@ func startStack(t *testing.T, env map[string]string) *stack {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s.app, err = newApp(ctx, cfg, logger, deps{entraClient: s.entra.Client(), upstream: s.conn.Transport(), openID: s.channel.Client()})
+	s.app, err = newApp(ctx, cfg, logger, deps{entraClient: s.entra.Client(), upstream: s.conn.Transport(), openID: s.channel.Client(), outboundListener: outLn})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -99,19 +103,6 @@ func startStack(t *testing.T, env map[string]string) *stack {
 		s.assertNoSecretsLogged()
 	})
 	return s
-}
-
-// freeAddr returns a loopback address with a port that was free a moment
-// ago: the outbound listener's address must be known before start-up,
-// because the bot is told it as serviceUrl.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // assertNoSecretsLogged checks every log line the stack wrote for the

@@ -99,31 +99,28 @@ type sidecarProc struct {
 
 func (w *procWorld) start(env map[string]string) *sidecarProc {
 	w.t.Helper()
-	inAddr, outAddr, adminAddr := e2eFreeAddr(w.t), e2eFreeAddr(w.t), e2eFreeAddr(w.t)
-	full := map[string]string{
-		"MicrosoftAppId":              e2eAppID,
-		"MicrosoftAppPassword":        e2eSecret,
-		"MicrosoftAppTenantId":        e2eTenant,
-		"SIDECAR_AUTHORITY_HOST":      w.entra.URL,
-		"SIDECAR_OPENID_METADATA_URL": w.channel.MetadataURL(),
-		"SIDECAR_CHANNEL_ISSUER":      w.channel.Issuer(),
-		"SIDECAR_STORE":               "memory:",
-		"SIDECAR_INBOUND_ADDR":        inAddr,
-		"SIDECAR_OUTBOUND_ADDR":       outAddr,
-		"SIDECAR_ADMIN_ADDR":          adminAddr,
-		"SIDECAR_OUTBOUND_URL":        "http://" + outAddr + "/",
-		"SIDECAR_BOT_URL":             w.bot.URL + "/api/messages",
-		"SSL_CERT_FILE":               w.certs,
-	}
-	for k, v := range env {
-		full[k] = v
-	}
-	p := &sidecarProc{
-		e2eProc:  e2eStart(w.t, "sidecar", w.t.TempDir(), full, procBinary(w.t)),
-		inbound:  "http://" + inAddr,
-		outbound: "http://" + outAddr,
-		admin:    "http://" + adminAddr,
-	}
+	proc, inAddr, outAddr, adminAddr := e2eStartSidecar(w.t, procBinary(w.t), func(inAddr, outAddr, adminAddr string) map[string]string {
+		full := map[string]string{
+			"MicrosoftAppId":              e2eAppID,
+			"MicrosoftAppPassword":        e2eSecret,
+			"MicrosoftAppTenantId":        e2eTenant,
+			"SIDECAR_AUTHORITY_HOST":      w.entra.URL,
+			"SIDECAR_OPENID_METADATA_URL": w.channel.MetadataURL(),
+			"SIDECAR_CHANNEL_ISSUER":      w.channel.Issuer(),
+			"SIDECAR_STORE":               "memory:",
+			"SIDECAR_INBOUND_ADDR":        inAddr,
+			"SIDECAR_OUTBOUND_ADDR":       outAddr,
+			"SIDECAR_ADMIN_ADDR":          adminAddr,
+			"SIDECAR_OUTBOUND_URL":        "http://" + outAddr + "/",
+			"SIDECAR_BOT_URL":             w.bot.URL + "/api/messages",
+			"SSL_CERT_FILE":               w.certs,
+		}
+		for k, v := range env {
+			full[k] = v
+		}
+		return full
+	})
+	p := &sidecarProc{e2eProc: proc, inbound: "http://" + inAddr, outbound: "http://" + outAddr, admin: "http://" + adminAddr}
 	p.waitReady(15 * time.Second)
 	return p
 }
@@ -309,6 +306,16 @@ type redisServer struct {
 
 func startRedis(t *testing.T, port string) *redisServer {
 	t.Helper()
+	r := tryStartRedis(t, port)
+	if r == nil {
+		t.Fatalf("redis-server on port %s did not answer PING", port)
+	}
+	return r
+}
+
+// tryStartRedis starts redis-server on port; nil when it does not answer.
+func tryStartRedis(t *testing.T, port string) *redisServer {
+	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redis-server is not installed (%v): apt-get install -y redis-server (./scripts/test does it)", err)
@@ -327,7 +334,7 @@ func startRedis(t *testing.T, port string) *redisServer {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("redis-server on port %s did not answer PING", port)
+	r.stop()
 	return nil
 }
 
@@ -357,8 +364,15 @@ func redisPing(port string) bool {
 func TestProcessTwoSidecarsShareRedis(t *testing.T) {
 	t.Parallel()
 	w := newProcWorld(t)
-	port := strings.TrimPrefix(e2eFreeAddr(t), "127.0.0.1:")
-	redis := startRedis(t, port)
+	var port string
+	var redis *redisServer
+	for attempt := 0; redis == nil && attempt < 3; attempt++ { // a picked port may be taken meanwhile
+		port = strings.TrimPrefix(e2eFreeAddr(t), "127.0.0.1:")
+		redis = tryStartRedis(t, port)
+	}
+	if redis == nil {
+		t.Fatal("redis-server did not start on a free port")
+	}
 	env := map[string]string{"SIDECAR_STORE": "redis://127.0.0.1:" + port + "/0"}
 	a := w.start(env)
 	b := w.start(env)
