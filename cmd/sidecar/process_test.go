@@ -447,16 +447,24 @@ func TestProcessShutdownFinishesInFlightCalls(t *testing.T) {
 	}
 }
 
-func TestProcessShutdownGraceRunsOut(t *testing.T) {
-	t.Parallel()
+// startStuckCall starts a sidecar with the given grace and leaves one
+// outbound call waiting delay for the connector's answer.
+func startStuckCall(t *testing.T, grace string, delay time.Duration) *sidecarProc {
+	t.Helper()
 	w := newProcWorld(t)
-	p := w.start(map[string]string{"SIDECAR_SHUTDOWN_GRACE": "300ms"})
+	p := w.start(map[string]string{"SIDECAR_SHUTDOWN_GRACE": grace})
 	if status := w.postInbound(p, "a:1stuck"); status != 200 {
 		t.Fatalf("inbound = %d", status)
 	}
-	w.conn.Enqueue(fakes.ConnectorResponse{Status: 200, Delay: 2 * time.Second})
+	w.conn.Enqueue(fakes.ConnectorResponse{Status: 200, Delay: delay})
 	go sendOutbound(p, "a:1stuck")
 	w.waitUpstreamCall()
+	return p
+}
+
+func TestProcessShutdownGraceRunsOut(t *testing.T) {
+	t.Parallel()
+	p := startStuckCall(t, "300ms", 2*time.Second)
 	code, took := p.signal(syscall.SIGTERM, 10*time.Second)
 	if code != 1 || took > 1500*time.Millisecond {
 		t.Errorf("exit code %d after %v; want 1 soon after the 300ms grace", code, took)
@@ -465,14 +473,7 @@ func TestProcessShutdownGraceRunsOut(t *testing.T) {
 
 func TestProcessSecondSignalExitsAtOnce(t *testing.T) {
 	t.Parallel()
-	w := newProcWorld(t)
-	p := w.start(map[string]string{"SIDECAR_SHUTDOWN_GRACE": "20s"})
-	if status := w.postInbound(p, "a:1stuck"); status != 200 {
-		t.Fatalf("inbound = %d", status)
-	}
-	w.conn.Enqueue(fakes.ConnectorResponse{Status: 200, Delay: 3 * time.Second})
-	go sendOutbound(p, "a:1stuck")
-	w.waitUpstreamCall()
+	p := startStuckCall(t, "20s", 3*time.Second)
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
