@@ -58,6 +58,7 @@ type demo struct {
 	entra    *fakes.Entra
 	channel  *fakes.Channel
 	conn     *fakes.Connector
+	cloud    *fakes.Cloud // entra, channel and conn
 	bot      *fakes.EchoBot
 	app      *app
 	cancel   context.CancelFunc
@@ -70,12 +71,8 @@ type demo struct {
 
 func startDemo(ctx context.Context) (*demo, error) {
 	d := &demo{done: make(chan error, 1), convID: "a:1demo-personal-chat"}
-	d.entra = fakes.NewEntra(fakes.EntraOptions{ClientID: demoAppID, ClientSecret: demoSecret})
-	d.channel = fakes.NewChannel(fakes.ChannelOptions{})
-	d.conn = fakes.NewConnector(fakes.ConnectorOptions{VerifyToken: func(tok string) error {
-		_, err := d.entra.Verify(tok)
-		return err
-	}})
+	d.cloud = fakes.NewCloud(fakes.EntraOptions{ClientID: demoAppID, ClientSecret: demoSecret})
+	d.entra, d.channel, d.conn = d.cloud.Entra, d.cloud.Channel, d.cloud.Connector
 	d.bot = fakes.NewEchoBot(fakes.EchoBotOptions{RawAppID: demoAppID, WrongServiceURL: "https://webchat.botframework.com/"})
 	outLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -83,20 +80,21 @@ func startDemo(ctx context.Context) (*demo, error) {
 		return nil, fmt.Errorf("listen outbound: %w", err)
 	}
 	outAddr := outLn.Addr().String()
-	cfg, err := config.Load(map[string]string{
-		"MicrosoftAppId":              demoAppID,
-		"MicrosoftAppPassword":        demoSecret,
-		"MicrosoftAppTenantId":        demoTenantID,
-		"SIDECAR_AUTHORITY_HOST":      d.entra.URL,
-		"SIDECAR_OPENID_METADATA_URL": d.channel.MetadataURL(),
-		"SIDECAR_CHANNEL_ISSUER":      d.channel.Issuer(),
-		"SIDECAR_BOT_URL":             d.bot.URL + "/api/messages",
-		"SIDECAR_STORE":               "memory:",
-		"SIDECAR_INBOUND_ADDR":        "127.0.0.1:0",
-		"SIDECAR_OUTBOUND_ADDR":       outAddr,
-		"SIDECAR_OUTBOUND_URL":        "http://" + outAddr + "/",
-		"SIDECAR_ADMIN_ADDR":          "127.0.0.1:0",
-	})
+	env := d.cloud.Env()
+	for k, v := range map[string]string{
+		"MicrosoftAppId":        demoAppID,
+		"MicrosoftAppPassword":  demoSecret,
+		"MicrosoftAppTenantId":  demoTenantID,
+		"SIDECAR_BOT_URL":       d.bot.URL + "/api/messages",
+		"SIDECAR_STORE":         "memory:",
+		"SIDECAR_INBOUND_ADDR":  "127.0.0.1:0",
+		"SIDECAR_OUTBOUND_ADDR": outAddr,
+		"SIDECAR_OUTBOUND_URL":  "http://" + outAddr + "/",
+		"SIDECAR_ADMIN_ADDR":    "127.0.0.1:0",
+	} {
+		env[k] = v
+	}
+	cfg, err := config.Load(env)
 	if err != nil {
 		outLn.Close()
 		d.close()
@@ -104,7 +102,7 @@ func startDemo(ctx context.Context) (*demo, error) {
 	}
 	actx, cancel := context.WithCancel(ctx)
 	d.cancel = cancel
-	d.app, err = newApp(actx, cfg, zap.NewNop(), deps{entraClient: d.entra.Client(), upstream: d.conn.Transport(), openID: d.channel.Client(), outboundListener: outLn})
+	d.app, err = newApp(actx, cfg, zap.NewNop(), cloudDeps(d.cloud, outLn))
 	if err != nil {
 		d.close()
 		return nil, err
@@ -128,9 +126,13 @@ func (d *demo) close() {
 		}
 	}
 	d.bot.Close()
-	d.conn.Close()
-	d.channel.Close()
-	d.entra.Close()
+	d.cloud.Close()
+}
+
+// cloudDeps connects an in-process sidecar to the fakes; outbound is the
+// pre-bound outbound listener.
+func cloudDeps(c *fakes.Cloud, outbound net.Listener) deps {
+	return deps{entraClient: c.Entra.Client(), upstream: c.Connector.Transport(), openID: c.Channel.Client(), outboundListener: outbound}
 }
 
 func (d *demo) waitReady(ctx context.Context) error {

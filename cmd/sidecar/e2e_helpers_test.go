@@ -278,6 +278,29 @@ func (p *e2eProc) bindFailed(timeout time.Duration, readyURL string) bool {
 	return false
 }
 
+// e2eSidecarEnv is the environment of a sidecar binary between the fakes
+// and a bot at botURL, on the given addresses, with a memory store. The
+// binary trusts the loopback fakes through SSL_CERT_FILE, the way it would
+// trust a corporate CA.
+func e2eSidecarEnv(cloud *fakes.Cloud, certs, botURL, inAddr, outAddr, adminAddr string) map[string]string {
+	env := cloud.Env()
+	for k, v := range map[string]string{
+		"MicrosoftAppId":        e2eAppID,
+		"MicrosoftAppPassword":  e2eSecret,
+		"MicrosoftAppTenantId":  e2eTenant,
+		"SIDECAR_STORE":         "memory:",
+		"SIDECAR_INBOUND_ADDR":  inAddr,
+		"SIDECAR_OUTBOUND_ADDR": outAddr,
+		"SIDECAR_ADMIN_ADDR":    adminAddr,
+		"SIDECAR_OUTBOUND_URL":  "http://" + outAddr + "/",
+		"SIDECAR_BOT_URL":       botURL,
+		"SSL_CERT_FILE":         certs,
+	} {
+		env[k] = v
+	}
+	return env
+}
+
 // e2eStack is the real sidecar binary between the fakes and a node bot.
 type e2eStack struct {
 	t       *testing.T
@@ -300,16 +323,10 @@ type e2eStack struct {
 func e2eStartStack(t *testing.T, bin, dir, script string) *e2eStack {
 	t.Helper()
 	s := &e2eStack{t: t}
-	s.entra = fakes.NewEntra(fakes.EntraOptions{ClientID: e2eAppID, ClientSecret: e2eSecret})
-	t.Cleanup(s.entra.Close)
-	s.channel = fakes.NewChannel(fakes.ChannelOptions{})
-	t.Cleanup(s.channel.Close)
-	s.conn = fakes.NewConnector(fakes.ConnectorOptions{VerifyToken: func(tok string) error {
-		_, err := s.entra.Verify(tok)
-		return err
-	}})
-	t.Cleanup(s.conn.Close)
-	certs := e2eCertFile(t, s.entra.CertificatePEM(), s.channel.CertificatePEM(), s.conn.CertificatePEM())
+	cloud := fakes.NewCloud(fakes.EntraOptions{ClientID: e2eAppID, ClientSecret: e2eSecret})
+	t.Cleanup(cloud.Close)
+	s.entra, s.channel, s.conn = cloud.Entra, cloud.Channel, cloud.Connector
+	certs := e2eCertFile(t, cloud.CertificatesPEM())
 
 	// The bot first: its port goes into SIDECAR_BOT_URL. PORT=0 lets it
 	// pick a free one, which it prints. fetch-bot.js puts MicrosoftAppId in
@@ -321,25 +338,10 @@ func e2eStartStack(t *testing.T, bin, dir, script string) *e2eStack {
 
 	var inAddr, outAddr, adminAddr string
 	s.sidecar, inAddr, outAddr, adminAddr = e2eStartSidecar(t, bin, func(inAddr, outAddr, adminAddr string) map[string]string {
-		return map[string]string{
-			"MicrosoftAppId":              e2eAppID,
-			"MicrosoftAppPassword":        e2eSecret,
-			"MicrosoftAppTenantId":        e2eTenant,
-			"SIDECAR_AUTHORITY_HOST":      s.entra.URL,
-			"SIDECAR_OPENID_METADATA_URL": s.channel.MetadataURL(),
-			"SIDECAR_CHANNEL_ISSUER":      s.channel.Issuer(),
-			"SIDECAR_STORE":               "memory:",
-			"SIDECAR_INBOUND_ADDR":        inAddr,
-			"SIDECAR_OUTBOUND_ADDR":       outAddr,
-			"SIDECAR_ADMIN_ADDR":          adminAddr,
-			"SIDECAR_OUTBOUND_URL":        "http://" + outAddr + "/",
-			"SIDECAR_BOT_URL":             s.botURL + "/api/messages",
-			// Debug logs the most; the secret check below covers all of it.
-			"SIDECAR_LOG_LEVEL": "debug",
-			// The real binary trusts the loopback fakes through the system
-			// roots, the way it would trust a corporate CA.
-			"SSL_CERT_FILE": certs,
-		}
+		env := e2eSidecarEnv(cloud, certs, s.botURL+"/api/messages", inAddr, outAddr, adminAddr)
+		// Debug logs the most; the secret check covers all of it.
+		env["SIDECAR_LOG_LEVEL"] = "debug"
+		return env
 	})
 	s.inbound, s.outbound, s.admin = "http://"+inAddr, "http://"+outAddr+"/", "http://"+adminAddr
 	// Registered after e2eStart's cleanup, so it runs first: it stops the

@@ -43,36 +43,30 @@ type stack struct {
 func startStack(t *testing.T, env map[string]string) *stack {
 	t.Helper()
 	s := &stack{t: t, logs: &e2eBuffer{}, done: make(chan error, 1)}
-	s.entra = fakes.NewEntra(fakes.EntraOptions{ClientSecret: itSecret})
-	t.Cleanup(s.entra.Close)
-	s.conn = fakes.NewConnector(fakes.ConnectorOptions{VerifyToken: func(tok string) error {
-		_, err := s.entra.Verify(tok)
-		return err
-	}})
-	t.Cleanup(s.conn.Close)
+	cloud := fakes.NewCloud(fakes.EntraOptions{ClientSecret: itSecret})
+	t.Cleanup(cloud.Close)
+	s.entra, s.channel, s.conn = cloud.Entra, cloud.Channel, cloud.Connector
 	outLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	outAddr := outLn.Addr().String()
-	s.channel = fakes.NewChannel(fakes.ChannelOptions{})
-	t.Cleanup(s.channel.Close)
 	s.bot = fakes.NewEchoBot(fakes.EchoBotOptions{RawAppID: itAppID, WrongServiceURL: "https://webchat.botframework.com/"})
 	t.Cleanup(s.bot.Close)
-	base := map[string]string{
-		"SIDECAR_OPENID_METADATA_URL": s.channel.MetadataURL(),
-		"SIDECAR_CHANNEL_ISSUER":      s.channel.Issuer(),
-		"SIDECAR_BOT_URL":             s.bot.URL + "/api/messages",
-		"MicrosoftAppId":              itAppID,
-		"MicrosoftAppPassword":        itSecret,
-		"MicrosoftAppTenantId":        itTenant,
-		"SIDECAR_AUTHORITY_HOST":      s.entra.URL,
-		"SIDECAR_STORE":               "memory:",
-		"SIDECAR_OUTBOUND_ADDR":       outAddr,
-		"SIDECAR_OUTBOUND_URL":        "http://" + outAddr + "/",
-		"SIDECAR_ADMIN_ADDR":          "127.0.0.1:0",
-		"SIDECAR_INBOUND_ADDR":        "127.0.0.1:0",
-		"SIDECAR_LOG_LEVEL":           "debug",
+	base := cloud.Env()
+	for k, v := range map[string]string{
+		"SIDECAR_BOT_URL":       s.bot.URL + "/api/messages",
+		"MicrosoftAppId":        itAppID,
+		"MicrosoftAppPassword":  itSecret,
+		"MicrosoftAppTenantId":  itTenant,
+		"SIDECAR_STORE":         "memory:",
+		"SIDECAR_OUTBOUND_ADDR": outAddr,
+		"SIDECAR_OUTBOUND_URL":  "http://" + outAddr + "/",
+		"SIDECAR_ADMIN_ADDR":    "127.0.0.1:0",
+		"SIDECAR_INBOUND_ADDR":  "127.0.0.1:0",
+		"SIDECAR_LOG_LEVEL":     "debug",
+	} {
+		base[k] = v
 	}
 	for k, v := range env {
 		base[k] = v
@@ -86,7 +80,7 @@ func startStack(t *testing.T, env map[string]string) *stack {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s.app, err = newApp(ctx, cfg, logger, deps{entraClient: s.entra.Client(), upstream: s.conn.Transport(), openID: s.channel.Client(), outboundListener: outLn})
+	s.app, err = newApp(ctx, cfg, logger, cloudDeps(cloud, outLn))
 	if err != nil {
 		cancel()
 		t.Fatal(err)

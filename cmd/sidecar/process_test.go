@@ -59,7 +59,7 @@ func procBinary(t *testing.T) string {
 // procWorld is what outlives one sidecar process: the fakes and a bot.
 type procWorld struct {
 	t       *testing.T
-	entra   *fakes.Entra
+	cloud   *fakes.Cloud
 	channel *fakes.Channel
 	conn    *fakes.Connector
 	bot     *httptest.Server
@@ -71,22 +71,16 @@ type procWorld struct {
 func newProcWorld(t *testing.T) *procWorld {
 	t.Helper()
 	w := &procWorld{t: t}
-	w.entra = fakes.NewEntra(fakes.EntraOptions{ClientID: e2eAppID, ClientSecret: e2eSecret})
-	t.Cleanup(w.entra.Close)
-	w.channel = fakes.NewChannel(fakes.ChannelOptions{})
-	t.Cleanup(w.channel.Close)
-	w.conn = fakes.NewConnector(fakes.ConnectorOptions{VerifyToken: func(tok string) error {
-		_, err := w.entra.Verify(tok)
-		return err
-	}})
-	t.Cleanup(w.conn.Close)
+	w.cloud = fakes.NewCloud(fakes.EntraOptions{ClientID: e2eAppID, ClientSecret: e2eSecret})
+	t.Cleanup(w.cloud.Close)
+	w.channel, w.conn = w.cloud.Channel, w.cloud.Connector
 	w.bot = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.botHits.Add(1)
 		rw.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(w.bot.Close)
-	w.certs = e2eCertFile(t, w.entra.CertificatePEM(), w.channel.CertificatePEM(), w.conn.CertificatePEM())
+	w.certs = e2eCertFile(t, w.cloud.CertificatesPEM())
 	w.token = w.channel.Token(e2eAppID, w.conn.ServiceURL())
 	return w
 }
@@ -100,21 +94,7 @@ type sidecarProc struct {
 func (w *procWorld) start(env map[string]string) *sidecarProc {
 	w.t.Helper()
 	proc, inAddr, outAddr, adminAddr := e2eStartSidecar(w.t, procBinary(w.t), func(inAddr, outAddr, adminAddr string) map[string]string {
-		full := map[string]string{
-			"MicrosoftAppId":              e2eAppID,
-			"MicrosoftAppPassword":        e2eSecret,
-			"MicrosoftAppTenantId":        e2eTenant,
-			"SIDECAR_AUTHORITY_HOST":      w.entra.URL,
-			"SIDECAR_OPENID_METADATA_URL": w.channel.MetadataURL(),
-			"SIDECAR_CHANNEL_ISSUER":      w.channel.Issuer(),
-			"SIDECAR_STORE":               "memory:",
-			"SIDECAR_INBOUND_ADDR":        inAddr,
-			"SIDECAR_OUTBOUND_ADDR":       outAddr,
-			"SIDECAR_ADMIN_ADDR":          adminAddr,
-			"SIDECAR_OUTBOUND_URL":        "http://" + outAddr + "/",
-			"SIDECAR_BOT_URL":             w.bot.URL + "/api/messages",
-			"SSL_CERT_FILE":               w.certs,
-		}
+		full := e2eSidecarEnv(w.cloud, w.certs, w.bot.URL+"/api/messages", inAddr, outAddr, adminAddr)
 		for k, v := range env {
 			full[k] = v
 		}

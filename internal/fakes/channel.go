@@ -114,7 +114,7 @@ func (c *Channel) Close() { c.srv.Close() }
 // CertificatePEM returns the fake's TLS certificate, for clients built
 // elsewhere (the demo's sidecar process).
 func (c *Channel) CertificatePEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.srv.Certificate().Raw})
+	return certPEM(c.srv.Certificate())
 }
 
 // MetadataURL is the channel's OpenID metadata URL (SIDECAR_OPENID_METADATA_URL).

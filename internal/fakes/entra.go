@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -113,7 +112,7 @@ func (e *Entra) Client() *http.Client { return e.srv.Client() }
 // CertificatePEM returns the server certificate, for SSL_CERT_FILE in a child
 // process.
 func (e *Entra) CertificatePEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.srv.Certificate().Raw})
+	return certPEM(e.srv.Certificate())
 }
 
 // Authority returns the authority URL of a tenant.
