@@ -12,7 +12,8 @@ type ReadinessCheck struct {
 	Check func() error
 }
 
-// Admin serves /healthz and /readyz (and, later, /metrics).
+// Admin serves /healthz and /readyz, plus the handlers the caller mounts
+// (/metrics, /references/{id}).
 type Admin struct {
 	mux      *http.ServeMux
 	checks   []ReadinessCheck
@@ -74,9 +75,9 @@ func ReferenceHandler(refs References) http.Handler {
 		case err == nil:
 			writeJSON(w, http.StatusOK, ref)
 		case isNotFound(err):
-			writeError(w, newLocalError(http.StatusNotFound, CodeNoReference, "no reference is stored for conversation "+strconvQuote(id), nil))
+			writeError(w, refuse(failNoReference, "no reference is stored for conversation "+strconvQuote(id)))
 		default:
-			writeError(w, newLocalError(http.StatusServiceUnavailable, CodeStoreUnavailable, "the reference store could not be read", err))
+			writeError(w, storeFailure(false, err))
 		}
 	})
 }

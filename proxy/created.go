@@ -30,19 +30,22 @@ func newCreatedConversations() *createdConversations {
 	return &createdConversations{cache: c}
 }
 
-// remember records the conversation a successful create returned.
-func (c *createdConversations) remember(respBody, sentBody []byte, up upstream, bot json.RawMessage, now time.Time) {
+// remember records the conversation that call's successful create
+// returned in respBody; bot is the account the create was sent as.
+func (c *createdConversations) remember(respBody []byte, call *call, bot json.RawMessage, now time.Time) {
 	id, ok, err := rewrite.StringField(respBody, "id")
 	if err != nil || !ok || id == "" {
 		return
 	}
+	up := call.up
 	ref := store.Reference{ConversationID: id, ServiceURL: up.serviceURL, Vouched: up.vouched, Bot: bot, UpdatedAt: now}
 	if up.ref != nil {
 		ref.ChannelID, ref.Vouched = up.ref.ChannelID, up.ref.Vouched
 	}
-	if f, err := rewrite.InspectConversation(sentBody); err == nil {
-		ref.TenantID = f.TenantID
-		if len(f.MemberIDs) == 1 && !f.IsGroup {
+	if call.createErr == nil {
+		// The tenant the body had or was given.
+		ref.TenantID = call.tenant
+		if f := call.create; len(f.MemberIDs) == 1 && !f.IsGroup {
 			ref.User, _ = json.Marshal(map[string]string{"id": f.MemberIDs[0]})
 		}
 	}

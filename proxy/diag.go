@@ -54,16 +54,18 @@ type TokenClaims struct {
 // they are preferred for diagnostics.
 var requestIDHeaders = []string{"X-Correlating-Operationid", "Request-Id", "X-Ms-Request-Id"}
 
-func (o *Outbound) diagnose(resp *http.Response, rt *route, up upstream, sent []byte, token string) *diagnostics {
-	d := &diagnostics{Upstream: up.base.Host, ResolvedBy: up.via, MSCV: resp.Header.Get("MS-CV")}
+// diagnose explains the connector's answer resp to c.
+func (o *Outbound) diagnose(resp *http.Response, c *call) *diagnostics {
+	up := c.up
+	d := &diagnostics{Upstream: up.base.Host, ResolvedBy: up.by.String(), MSCV: resp.Header.Get("MS-CV")}
 	for _, h := range requestIDHeaders {
 		if v := resp.Header.Get(h); v != "" {
 			d.RequestID = v
 			break
 		}
 	}
-	if rt.body == bodyActivity && len(sent) > 0 {
-		if f, err := rewrite.Inspect(sent); err == nil {
+	if c.route.body == bodyActivity && len(c.body) > 0 {
+		if f, err := rewrite.Inspect(c.body); err == nil {
 			d.SentServiceURL = f.ServiceURL
 			if id, ok, _ := rewrite.StringField(f.From, "id"); ok {
 				d.SentFromID = id
@@ -89,7 +91,7 @@ func (o *Outbound) diagnose(resp *http.Response, rt *route, up upstream, sent []
 			"check that the reference's service URL and bot id belong to this app and cloud",
 		}
 	case http.StatusUnauthorized:
-		d.Token = DecodeTokenClaims(token)
+		d.Token = DecodeTokenClaims(c.tokenUsed)
 		d.Hints = o.tokenHints(d.Token)
 	case http.StatusNotFound:
 		d.Hints = []string{

@@ -97,80 +97,41 @@ func NewInbound(opts InboundOptions) (*Inbound, error) {
 
 // inboundCall is the state of one inbound call, for its log line.
 type inboundCall struct {
+	outcome
 	channelID    string
 	activityType string
-	convID       string
 	botStatus    int
-	code         string
-	cause        error
 }
 
 func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := in.opts.Now()
-	var c inboundCall
-	status := in.serve(w, r, &c)
-	in.opts.Metrics.request("inbound", "/api/messages", status)
-	level := zap.InfoLevel
-	if c.cause != nil || status >= 500 {
-		level = zap.WarnLevel
+	c := inboundCall{outcome: outcome{msCV: r.Header.Get("MS-CV")}}
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	if err := in.serve(w, r, &c, buf); err != nil {
+		c.fail(w, err)
 	}
-	if ce := in.log.Check(level, "inbound activity"); ce != nil {
-		fields := []zap.Field{
-			zap.String("channel_id", c.channelID),
-			zap.String("activity_type", c.activityType),
-			zap.Int("status", status),
-			zap.Int("bot_status", c.botStatus),
-			zap.Duration("latency", in.opts.Now().Sub(start)),
-			zap.String("ms_cv", r.Header.Get("MS-CV")),
-		}
-		if c.code != "" {
-			fields = append(fields, zap.String("code", c.code))
-		}
-		if c.cause != nil {
-			fields = append(fields, zap.Error(c.cause))
-		}
-		if c.convID != "" && in.log.Core().Enabled(zap.DebugLevel) {
-			fields = append(fields, zap.String("conversation_id", c.convID))
-		}
-		ce.Write(fields...)
-	}
+	bufPool.Put(buf)
+	in.opts.Metrics.request("inbound", "/api/messages", c.status)
+	logCall(in.log, "inbound activity", &c.outcome, in.opts.Now().Sub(start),
+		zap.String("channel_id", c.channelID),
+		zap.String("activity_type", c.activityType),
+		zap.Int("bot_status", c.botStatus),
+	)
 }
 
-func (in *Inbound) fail(w http.ResponseWriter, c *inboundCall, err error) int {
-	status, code := writeError(w, err)
-	c.code = code
-	var le *localError
-	if errors.As(err, &le) {
-		c.cause = le.cause
-	} else {
-		c.cause = err
-	}
-	return status
-}
-
-// authError maps an Authenticator error to the response.
-func authError(err error) error {
-	if errors.Is(err, ErrAuthUnavailable) {
-		return newLocalError(http.StatusServiceUnavailable, CodeAuthUnavailable,
-			"the channel's signing keys could not be fetched; retry later", err)
-	}
-	return newLocalError(http.StatusUnauthorized, CodeUnauthorized,
-		"the request does not carry a valid Bot Framework channel token", err)
-}
-
-func (in *Inbound) serve(w http.ResponseWriter, r *http.Request, c *inboundCall) int {
+// serve validates, stores and forwards one activity. It answers the
+// channel itself on success and returns the error to answer otherwise.
+func (in *Inbound) serve(w http.ResponseWriter, r *http.Request, c *inboundCall, buf *bytes.Buffer) error {
 	if r.URL.Path != "/api/messages" {
-		return in.fail(w, c, newLocalError(http.StatusNotFound, CodeUnknownRoute, "the channel endpoint is POST /api/messages", nil))
+		return refuse(failUnknownRoute, "the channel endpoint is POST /api/messages")
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return in.fail(w, c, newLocalError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "the channel endpoint takes POST only", nil))
+		return refuse(failMethodNotAllowed, "the channel endpoint takes POST only")
 	}
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bufPool.Put(buf)
 	if err := readBody(r, buf, in.opts.MaxBodyBytes); err != nil {
-		return in.fail(w, c, err)
+		return err
 	}
 	body := buf.Bytes()
 	ctx := r.Context()
@@ -178,22 +139,22 @@ func (in *Inbound) serve(w http.ResponseWriter, r *http.Request, c *inboundCall)
 
 	f, inspectErr := rewrite.Inspect(body)
 	if inspectErr == nil && f.Type == "" {
-		inspectErr = newLocalError(http.StatusBadRequest, CodeMalformedJSON, "the activity has no type", nil)
+		inspectErr = refuse(failMalformedJSON, "the activity has no type")
 	}
 	if inspectErr != nil {
 		// Only a sender with a valid token learns that its body is bad.
 		if err := in.opts.Auth.AuthenticateToken(ctx, authz); err != nil {
-			return in.fail(w, c, authError(err))
+			return &authFailure{err}
 		}
-		return in.fail(w, c, inspectErr)
+		return inspectErr
 	}
-	c.channelID, c.activityType, c.convID = f.ChannelID, f.Type, f.ConversationID
+	c.channelID, c.activityType, c.conversationID = f.ChannelID, f.Type, f.ConversationID
 
 	// The serviceurl claim is checked against the original serviceUrl,
 	// before it is rewritten to the sidecar's.
 	vouched, err := in.opts.Auth.Authenticate(ctx, authz, f.ChannelID, f.ServiceURL)
 	if err != nil {
-		return in.fail(w, c, authError(err))
+		return &authFailure{err}
 	}
 	if vouched {
 		in.opts.Trust.Vouch(f.ServiceURL)
@@ -213,13 +174,12 @@ func (in *Inbound) serve(w http.ResponseWriter, r *http.Request, c *inboundCall)
 		if err := in.opts.References.Put(ctx, ref); err != nil {
 			// The channel retries a 503; an activity whose reference is
 			// not stored must not reach the bot.
-			return in.fail(w, c, newLocalError(http.StatusServiceUnavailable, CodeStoreUnavailable,
-				"the conversation reference could not be stored; retry later", err))
+			return storeFailure(true, withCause(ctx, err))
 		}
 	}
 	out, err := rewrite.Activity(body, rewrite.Edit{ServiceURL: in.opts.OutboundURL})
 	if err != nil {
-		return in.fail(w, c, err)
+		return err
 	}
 	// With expectReplies the bot's replies come back in its answer, not
 	// through the outbound listener: they get the same correction, so the
@@ -233,24 +193,22 @@ func (in *Inbound) serve(w http.ResponseWriter, r *http.Request, c *inboundCall)
 
 // forward posts the activity to the bot and relays its answer (status,
 // headers that matter, and body: an invoke response or expectReplies).
-func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, replies *rewrite.Edit, c *inboundCall) int {
+func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, replies *rewrite.Edit, c *inboundCall) error {
 	ctx, cancel := context.WithTimeout(r.Context(), in.opts.BotTimeout)
 	defer cancel()
+	botErr := func(reading bool, err error) error {
+		return &exchangeError{peer: peerBot, limit: in.opts.BotTimeout, reading: reading, err: withCause(ctx, err)}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.opts.BotURL, bytes.NewReader(body))
 	if err != nil {
-		return in.fail(w, c, newLocalError(http.StatusBadGateway, CodeBotUnreachable, "the bot url is invalid", err))
+		return botErr(false, err)
 	}
 	copyHeaders(req.Header, r.Header, dropRequestHeaders)
 	botStart := in.opts.Now()
 	resp, err := in.transport.RoundTrip(req)
 	in.opts.Metrics.upstream("inbound", "/api/messages", in.opts.Now().Sub(botStart))
 	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return in.fail(w, c, newLocalError(http.StatusGatewayTimeout, CodeBotTimeout,
-				"the bot did not answer within SIDECAR_BOT_TIMEOUT ("+in.opts.BotTimeout.String()+")", err))
-		}
-		return in.fail(w, c, newLocalError(http.StatusBadGateway, CodeBotUnreachable,
-			"the bot at SIDECAR_BOT_URL could not be reached", err))
+		return botErr(false, err)
 	}
 	defer resp.Body.Close()
 	c.botStatus = resp.StatusCode
@@ -260,11 +218,7 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 	// Read the whole answer before sending the status, so that a bot that
 	// stalls mid-body still gets the timeout's 504, not a cut response.
 	if _, err := rb.ReadFrom(io.LimitReader(resp.Body, in.opts.MaxBodyBytes)); err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return in.fail(w, c, newLocalError(http.StatusGatewayTimeout, CodeBotTimeout,
-				"the bot did not finish its answer within SIDECAR_BOT_TIMEOUT", err))
-		}
-		return in.fail(w, c, newLocalError(http.StatusBadGateway, CodeBotUnreachable, "the bot's answer could not be read", err))
+		return botErr(true, err)
 	}
 	answer := rb.Bytes()
 	if replies != nil && resp.StatusCode == http.StatusOK {
@@ -275,5 +229,6 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 	copyHeaders(w.Header(), resp.Header, []string{"Content-Length"})
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(answer)
-	return resp.StatusCode
+	c.status = resp.StatusCode
+	return nil
 }

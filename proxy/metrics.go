@@ -56,7 +56,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	// Status labels are precomputed for the common statuses so that the hot
 	// path does not format integers.
-	for _, s := range []int{200, 201, 202, 204, 400, 401, 403, 404, 405, 412, 413, 429, 500, 501, 502, 503, 504} {
+	for _, s := range []int{200, 201, 202, 204, 400, 401, 403, 404, 405, 412, 413, 429, StatusClientClosedRequest, 500, 501, 502, 503, 504} {
 		m.statusLabels[s] = strconv.Itoa(s)
 	}
 	return m, nil

@@ -35,37 +35,48 @@ type References interface {
 
 // OutboundOptions configures an Outbound handler.
 type OutboundOptions struct {
+	// AppID is the bot's app id; required. Teams sends carry "28:<AppID>".
 	AppID string
-	// TenantID fills a create-conversation's missing tenantId; set it for
-	// single-tenant bots only.
-	TenantID          string
-	Tokens            TokenSource
-	References        References
-	Trust             *TrustList
+	// TenantID fills a create-conversation's or batch's missing tenantId and
+	// picks the tenant's newest reference; set it for single-tenant bots
+	// only. "" fills nothing.
+	TenantID string
+	// Tokens, References and Trust are required.
+	Tokens     TokenSource
+	References References
+	Trust      *TrustList
+	// DefaultServiceURL is the upstream of calls nothing else resolves; it
+	// must be trusted. "" answers such calls 404.
 	DefaultServiceURL string
-	MaxBodyBytes      int64
-	// Transport sends upstream; nil uses a tuned clone of
-	// http.DefaultTransport. Redirects are never followed: a 3xx goes back
-	// to the bot, so the token never travels to a Location it names.
+	// MaxBodyBytes bounds request bodies (413 past it); required.
+	MaxBodyBytes int64
+	// Transport sends upstream; nil uses NewTransport. Redirects are never
+	// followed: a 3xx goes back to the bot, so the token never travels to a
+	// Location it names.
 	Transport http.RoundTripper
-	Retry     RetryPolicy
-	Logger    *zap.Logger
-	Metrics   *Metrics // nil records nothing
-	// Sleep waits between retries; tests replace it.
+	// Retry bounds retries; its zero fields take the documented defaults.
+	Retry RetryPolicy
+	// Logger gets one line per call; nil discards them.
+	Logger *zap.Logger
+	// Metrics records calls; nil records nothing.
+	Metrics *Metrics
+	// Sleep waits between retries; nil waits on a timer (tests replace it).
 	Sleep func(ctx context.Context, d time.Duration) error
-	Now   func() time.Time
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
 }
 
 // Outbound serves the Bot Connector REST API to the bot on loopback and
 // forwards each call, authenticated and corrected, to the conversation's
 // real service URL.
 type Outbound struct {
-	opts      OutboundOptions
-	transport http.RoundTripper
-	retry     RetryPolicy
-	log       *zap.Logger
-	teamsBot  json.RawMessage // {"id":"28:<appId>"}
-	created   *createdConversations
+	opts       OutboundOptions
+	transport  http.RoundTripper
+	retry      RetryPolicy
+	log        *zap.Logger
+	teamsBot   json.RawMessage // {"id":"28:<appId>"}
+	defaultURL *url.URL        // DefaultServiceURL, parsed; nil when unset
+	created    *createdConversations
 }
 
 // NewOutbound checks opts and returns the handler.
@@ -78,8 +89,13 @@ func NewOutbound(opts OutboundOptions) (*Outbound, error) {
 	case opts.MaxBodyBytes <= 0:
 		return nil, errors.New("outbound: max body bytes must be positive")
 	}
-	if opts.DefaultServiceURL != "" && !opts.Trust.TrustedString(opts.DefaultServiceURL) {
-		return nil, fmt.Errorf("SIDECAR_DEFAULT_SERVICE_URL %q is not https on a trusted host (the built-in connector hosts or SIDECAR_TRUSTED_SERVICE_URLS)", opts.DefaultServiceURL)
+	var defaultURL *url.URL
+	if opts.DefaultServiceURL != "" {
+		u, err := url.Parse(opts.DefaultServiceURL)
+		if err != nil || !opts.Trust.Trusted(u) {
+			return nil, fmt.Errorf("SIDECAR_DEFAULT_SERVICE_URL %q is not https on a trusted host (the built-in connector hosts or SIDECAR_TRUSTED_SERVICE_URLS)", opts.DefaultServiceURL)
+		}
+		defaultURL = u
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
@@ -96,7 +112,7 @@ func NewOutbound(opts OutboundOptions) (*Outbound, error) {
 	}
 	bot, _ := json.Marshal(map[string]string{"id": "28:" + opts.AppID})
 	return &Outbound{opts: opts, transport: t, retry: opts.Retry.withDefaults(), log: opts.Logger, teamsBot: bot,
-		created: newCreatedConversations()}, nil
+		defaultURL: defaultURL, created: newCreatedConversations()}, nil
 }
 
 // NewTransport returns the upstream transport: a clone of
@@ -113,185 +129,81 @@ func NewTransport() *http.Transport {
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// call is the state of one proxied call, gathered for its log line.
-type call struct {
-	route        string
-	upstreamHost string
-	attempts     int
-	msCV         string
-	code         string
-	cause        error
-	convID       string
-	// tokenUsed is the token of the last attempt, kept only to decode its
-	// claims for a 401's diagnostics; it is never logged or returned.
-	tokenUsed string
-	diag      *diagnostics
-}
-
 func (o *Outbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := o.opts.Now()
 	var c call
-	status := o.serve(w, r, &c)
-	o.logCall(r, &c, status, o.opts.Now().Sub(start))
-}
-
-func (o *Outbound) logCall(r *http.Request, c *call, status int, latency time.Duration) {
-	o.opts.Metrics.request("outbound", c.route, status)
-	level := zap.InfoLevel
-	if c.cause != nil || status >= 500 {
-		level = zap.WarnLevel
-	}
-	ce := o.log.Check(level, "outbound call")
-	if ce == nil {
-		return
-	}
-	fields := make([]zap.Field, 0, 10)
-	fields = append(fields,
-		zap.String("method", r.Method),
-		zap.String("route", c.route),
-		zap.String("upstream_host", c.upstreamHost),
-		zap.Int("status", status),
-		zap.Duration("latency", latency),
-		zap.String("ms_cv", c.msCV),
-		zap.Int("attempts", c.attempts),
-	)
-	if c.code != "" {
-		fields = append(fields, zap.String("code", c.code))
-	}
-	if c.cause != nil {
-		fields = append(fields, zap.Error(c.cause))
-	}
-	if c.diag != nil {
-		fields = append(fields, zap.Object("diagnostics", c.diag))
-	}
-	if o.log.Core().Enabled(zap.DebugLevel) && c.convID != "" {
-		fields = append(fields, zap.String("conversation_id", c.convID))
-	}
-	ce.Write(fields...)
-}
-
-// fail answers err and records it for the log line.
-func (o *Outbound) fail(w http.ResponseWriter, c *call, err error) int {
-	status, code := writeError(w, err)
-	c.code, c.cause = code, errors.Unwrap(err)
-	if c.cause == nil {
-		var le *localError
-		if !errors.As(err, &le) {
-			c.cause = err
-		}
-	}
-	return status
-}
-
-func (o *Outbound) serve(w http.ResponseWriter, r *http.Request, c *call) int {
-	rawPath, rawQuery := splitRequestURI(r)
-	c.route = "unmatched"
-	if !validHeaderValues(r.Header) {
-		return o.fail(w, c, newLocalError(http.StatusBadRequest, CodeInvalidHeader,
-			"a request header value contains a control character", nil))
-	}
-	rt, err := matchRoute(r.Method, rawPath)
-	if err != nil {
-		return o.fail(w, c, err)
-	}
-	if rt == nil {
-		return o.fail(w, c, newLocalError(http.StatusNotFound, CodeUnknownRoute,
-			r.Method+" "+rawPath+" is not a Bot Connector route the sidecar serves", nil))
-	}
-	c.route, c.convID = rt.pattern, rt.conversationID
-
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
-	defer bufPool.Put(buf)
-	if err := readBody(r, buf, o.opts.MaxBodyBytes); err != nil {
-		return o.fail(w, c, err)
+	if err := o.serve(w, r, &c, buf); err != nil {
+		c.fail(w, err)
 	}
-	body := buf.Bytes()
+	bufPool.Put(buf)
+	route := "unmatched"
+	if c.route != nil {
+		route = c.route.pattern
+	}
+	o.opts.Metrics.request("outbound", route, c.status)
+	var diag zap.Field = zap.Skip()
+	if c.diag != nil {
+		diag = zap.Object("diagnostics", c.diag)
+	}
+	upstreamHost := ""
+	if c.up.base != nil {
+		upstreamHost = c.up.base.Host
+	}
+	logCall(o.log, "outbound call", &c.outcome, o.opts.Now().Sub(start),
+		zap.String("method", r.Method),
+		zap.String("route", route),
+		zap.String("upstream_host", upstreamHost),
+		zap.Int("attempts", c.attempts),
+		diag,
+	)
+}
 
+// serve runs the steps of an outbound call; each reads what the earlier
+// ones decided in c. It answers the bot itself on success and returns the
+// error to answer otherwise.
+func (o *Outbound) serve(w http.ResponseWriter, r *http.Request, c *call, buf *bytes.Buffer) error {
+	if err := c.parse(r, buf, o.opts.MaxBodyBytes, o.opts.TenantID); err != nil {
+		return err
+	}
 	ctx := r.Context()
-	up, err := o.resolve(ctx, rt, r, body)
-	if err != nil {
-		return o.fail(w, c, err)
+	if err := o.resolve(ctx, c, r.Header.Get(headerServiceURL)); err != nil {
+		return err
 	}
-	c.upstreamHost = up.base.Host
-	if body, err = o.rewriteBody(rt, body, up); err != nil {
-		return o.fail(w, c, err)
+	if err := o.rewriteBody(c); err != nil {
+		return err
 	}
-	target, err := url.Parse(up.serviceURL + strings.TrimPrefix(rawPath, "/") + rawQuery)
-	if err != nil || target.Host != up.base.Host || target.Scheme != "https" || target.User != nil {
+	target, err := url.Parse(c.up.serviceURL + strings.TrimPrefix(c.rawPath, "/") + c.rawQuery)
+	if err != nil || target.Host != c.up.base.Host || target.Scheme != "https" || target.User != nil {
 		// Cannot happen for paths matchRoute accepted; checked anyway
 		// because the token must only ever go to the resolved, trusted
 		// host.
-		return o.fail(w, c, newLocalError(http.StatusBadRequest, CodeInvalidPath, "the upstream url cannot be built from this path", err))
+		return &localError{kind: failInvalidPath, msg: "the upstream url cannot be built from this path", cause: err}
 	}
-
 	token, err := o.opts.Tokens.Token(ctx)
 	if err != nil {
-		return o.fail(w, c, newLocalError(http.StatusServiceUnavailable, CodeTokenUnavailable,
-			"the sidecar could not acquire a token for app "+o.opts.AppID+"; its log says why", err))
+		return tokenFailure(o.opts.AppID, false, err)
 	}
 	header := make(http.Header, len(r.Header)+2)
 	copyHeaders(header, r.Header, dropRequestHeaders)
 	sendStart := o.opts.Now()
-	resp, err := o.send(ctx, r.Method, target, header, body, token, c)
-	o.opts.Metrics.upstream("outbound", c.route, o.opts.Now().Sub(sendStart))
+	resp, err := o.send(ctx, target, header, token, c)
+	o.opts.Metrics.upstream("outbound", c.route.pattern, o.opts.Now().Sub(sendStart))
 	if err != nil {
-		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-			return o.fail(w, c, newLocalError(http.StatusGatewayTimeout, CodeUpstreamTimeout,
-				"the call to "+up.base.Host+" did not finish in time", err))
-		}
-		var le *localError
-		if errors.As(err, &le) {
-			return o.fail(w, c, err)
-		}
-		return o.fail(w, c, newLocalError(http.StatusBadGateway, CodeUpstreamUnreachable,
-			"the Bot Connector at "+up.base.Host+" could not be reached", err))
+		return err
 	}
 	defer resp.Body.Close()
 	c.msCV = resp.Header.Get("MS-CV")
-	return o.respond(w, resp, rt, up, body, c)
-}
-
-// splitRequestURI returns the path and "?query" exactly as the bot sent
-// them: Teams ids hold ':' ';' '@' '=' and SDKs differ in escaping them, so
-// the upstream must get the same bytes.
-func splitRequestURI(r *http.Request) (path, query string) {
-	uri := r.RequestURI
-	if !strings.HasPrefix(uri, "/") {
-		// Absolute-form or empty (a handler called directly in a test).
-		uri = r.URL.EscapedPath()
-		if r.URL.RawQuery != "" {
-			uri += "?" + r.URL.RawQuery
-		}
-	}
-	if i := strings.IndexByte(uri, '?'); i >= 0 {
-		return uri[:i], uri[i:]
-	}
-	return uri, ""
-}
-
-// readBody reads the whole body into buf, refusing more than limit bytes.
-func readBody(r *http.Request, buf *bytes.Buffer, limit int64) error {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	if r.ContentLength > limit {
-		return &http.MaxBytesError{Limit: limit}
-	}
-	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return newLocalError(http.StatusBadRequest, CodeMalformedJSON, "the request body could not be read", err)
-	}
-	if n > limit {
-		return &http.MaxBytesError{Limit: limit}
-	}
+	c.status = o.respond(w, resp, c)
 	return nil
 }
 
 // send makes the upstream call with its retries: one fresh token after a
 // 401, and bounded, Retry-After-honouring retries of retryable statuses.
 // The body is in memory, so every attempt can replay it.
-func (o *Outbound) send(ctx context.Context, method string, target *url.URL, header http.Header, body []byte, token string, c *call) (*http.Response, error) {
+func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header, token string, c *call) (*http.Response, error) {
+	body := c.body
 	start := o.opts.Now()
 	refreshed := false
 	retries := 0
@@ -300,7 +212,7 @@ func (o *Outbound) send(ctx context.Context, method string, target *url.URL, hea
 		c.tokenUsed = token
 		header.Set("Authorization", "Bearer "+token)
 		req := (&http.Request{
-			Method:        method,
+			Method:        c.method,
 			URL:           target,
 			Proto:         "HTTP/1.1",
 			ProtoMajor:    1,
@@ -315,7 +227,7 @@ func (o *Outbound) send(ctx context.Context, method string, target *url.URL, hea
 		}
 		resp, err := o.transport.RoundTrip(req)
 		if err != nil {
-			return nil, err
+			return nil, &exchangeError{peer: peerConnector, host: target.Host, err: withCause(ctx, err)}
 		}
 		if resp.StatusCode == http.StatusUnauthorized && !refreshed {
 			// A token the connector rejects (revoked, or the app's
@@ -325,8 +237,7 @@ func (o *Outbound) send(ctx context.Context, method string, target *url.URL, hea
 			discard(resp)
 			o.opts.Tokens.Invalidate(token)
 			if token, err = o.opts.Tokens.Token(ctx); err != nil {
-				return nil, newLocalError(http.StatusServiceUnavailable, CodeTokenUnavailable,
-					"the connector refused the token and no fresh one could be acquired; the sidecar's log says why", err)
+				return nil, tokenFailure(o.opts.AppID, true, err)
 			}
 			continue
 		}
@@ -336,7 +247,7 @@ func (o *Outbound) send(ctx context.Context, method string, target *url.URL, hea
 				o.opts.Metrics.retry(resp.StatusCode)
 				discard(resp)
 				if err := o.opts.Sleep(ctx, d); err != nil {
-					return nil, err
+					return nil, &exchangeError{peer: peerConnector, host: target.Host, err: withCause(ctx, err)}
 				}
 				continue
 			}
@@ -356,15 +267,15 @@ func discard(resp *http.Response) {
 // badly get the sidecar's diagnostics: an empty error body is replaced by
 // them (the classic bare 403), and a 401, 403 or 404 JSON body gets them
 // added as a "diagnostics" member, its own members untouched.
-func (o *Outbound) respond(w http.ResponseWriter, resp *http.Response, rt *route, up upstream, sent []byte, c *call) int {
+func (o *Outbound) respond(w http.ResponseWriter, resp *http.Response, c *call) int {
 	copyHeaders(w.Header(), resp.Header, nil)
-	if rt.create && resp.StatusCode < 300 {
+	if c.route.create() && resp.StatusCode < 300 {
 		// A create's answer is small; read it to learn the new id.
 		buf := bufPool.Get().(*bytes.Buffer)
 		buf.Reset()
 		defer bufPool.Put(buf)
 		if _, err := buf.ReadFrom(io.LimitReader(resp.Body, o.opts.MaxBodyBytes)); err == nil {
-			o.created.remember(buf.Bytes(), sent, up, o.botAccount(up), o.opts.Now())
+			o.created.remember(buf.Bytes(), c, o.botAccount(c), o.opts.Now())
 		}
 		w.WriteHeader(resp.StatusCode)
 		_, _ = w.Write(buf.Bytes())
@@ -383,14 +294,14 @@ func (o *Outbound) respond(w http.ResponseWriter, resp *http.Response, rt *route
 	_, err := buf.ReadFrom(io.LimitReader(resp.Body, o.opts.MaxBodyBytes))
 	upstreamBody := buf.Bytes()
 	explain := resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden ||
-		resp.StatusCode == http.StatusNotFound && rt.conversationID != ""
+		resp.StatusCode == http.StatusNotFound && c.conversationID != ""
 	if err == nil && len(upstreamBody) == 0 {
-		c.diag = o.diagnose(resp, rt, up, sent, c.tokenUsed)
+		c.diag = o.diagnose(resp, c)
 		writeJSON(w, resp.StatusCode, emptyBodyError(resp.StatusCode, c.diag))
 		return resp.StatusCode
 	}
 	if explain {
-		c.diag = o.diagnose(resp, rt, up, sent, c.tokenUsed)
+		c.diag = o.diagnose(resp, c)
 		if withDiag, ok := addMember(upstreamBody, "diagnostics", c.diag); ok {
 			w.Header().Del("Content-Length")
 			w.WriteHeader(resp.StatusCode)

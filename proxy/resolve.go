@@ -4,13 +4,38 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"net/url"
 	"strings"
 
-	"github.com/botsidecar/sidecar/rewrite"
 	"github.com/botsidecar/sidecar/store"
 )
+
+// resolvedBy says how a call's upstream was found. It decides which
+// reference fields the rewrite may use, and diagnostics name it.
+type resolvedBy uint8
+
+const (
+	byReference resolvedBy = iota + 1 // the path's conversation, as captured inbound
+	byCreated                         // a conversation the bot created through the sidecar
+	byHeader                          // a trusted X-Service-Url
+	byTenant                          // the newest reference of the call's tenant
+	byDefault                         // SIDECAR_DEFAULT_SERVICE_URL
+)
+
+var resolvedByNames = [...]string{
+	byReference: "reference",
+	byCreated:   "created",
+	byHeader:    "header",
+	byTenant:    "tenant",
+	byDefault:   "default",
+}
+
+func (b resolvedBy) String() string {
+	if int(b) < len(resolvedByNames) && resolvedByNames[b] != "" {
+		return resolvedByNames[b]
+	}
+	return "none"
+}
 
 // upstream is where a call goes and what is known about it.
 type upstream struct {
@@ -21,61 +46,69 @@ type upstream struct {
 	ref *store.Reference
 	// vouched: the serviceUrl was signed into a validated channel token.
 	vouched bool
-	// pathConversationID is the id the path named (a thread id may resolve
-	// through its channel's reference).
-	pathConversationID string
-	tenantID           string
-	via                string // "reference", "header", "tenant", "default": for diagnostics
+	by      resolvedBy
 }
 
-// resolve picks the upstream: the path's conversation reference, whatever
+// conversationOwn reports whether ref is the path's own conversation (or
+// its channel's), so its conversation and user fields belong in the body.
+func (u upstream) conversationOwn() bool {
+	return u.ref != nil && (u.by == byReference || u.by == byCreated)
+}
+
+// resolve picks c's upstream: the path's conversation reference, whatever
 // the body or headers say; else a trusted X-Service-Url; else, for calls
-// that carry a tenant, the tenant's newest reference; else the default.
-func (o *Outbound) resolve(ctx context.Context, rt *route, r *http.Request, body []byte) (upstream, error) {
-	if rt.conversationID != "" {
-		ref, err := store.Lookup(ctx, o.opts.References, rt.conversationID)
+// that name a tenant, the tenant's newest reference; else the default.
+// It also decides whether the call goes to Teams.
+func (o *Outbound) resolve(ctx context.Context, c *call, serviceURLHeader string) error {
+	up, err := o.pickUpstream(ctx, c, serviceURLHeader)
+	if err != nil {
+		return err
+	}
+	c.up = up
+	c.isTeams = up.ref != nil && strings.EqualFold(up.ref.ChannelID, "msteams") || isTeamsHost(up.base.Hostname())
+	return nil
+}
+
+func (o *Outbound) pickUpstream(ctx context.Context, c *call, serviceURLHeader string) (upstream, error) {
+	if c.conversationID != "" {
+		ref, err := store.Lookup(ctx, o.opts.References, c.conversationID)
 		switch {
 		case err == nil:
-			return o.fromReference(&ref, rt, "reference")
+			return o.fromReference(&ref, byReference)
 		case !errors.Is(err, store.ErrNotFound):
-			return upstream{}, newLocalError(http.StatusServiceUnavailable, CodeStoreUnavailable,
-				"the reference store could not be read", err)
+			return upstream{}, storeFailure(false, err)
 		}
-		if ref, ok := o.created.get(rt.conversationID); ok {
-			return o.fromReference(&ref, rt, "created")
+		if ref, ok := o.created.get(c.conversationID); ok {
+			return o.fromReference(&ref, byCreated)
 		}
 	}
-	if h := r.Header.Get(headerServiceURL); h != "" {
-		u, err := url.Parse(h)
+	if serviceURLHeader != "" {
+		u, err := url.Parse(serviceURLHeader)
 		if err != nil || !o.opts.Trust.Trusted(u) {
-			return upstream{}, newLocalError(http.StatusForbidden, CodeUntrustedServiceURL,
-				"X-Service-Url is not https on a trusted host; add the host to SIDECAR_TRUSTED_SERVICE_URLS if it is a real Bot Connector", nil)
+			return upstream{}, refuse(failUntrustedServiceURL,
+				"X-Service-Url is not https on a trusted host; add the host to SIDECAR_TRUSTED_SERVICE_URLS if it is a real Bot Connector")
 		}
-		return o.fromURL(u, rt, "header")
+		return fromURL(u, byHeader), nil
 	}
-	if tenant := o.callTenant(rt, r, body); tenant != "" && (rt.create || rt.body == bodyNested || rt.tenantFromQuery) {
-		ref, err := o.opts.References.NewestForTenant(ctx, tenant)
+	if c.tenant != "" {
+		ref, err := o.opts.References.NewestForTenant(ctx, c.tenant)
 		switch {
 		case err == nil:
-			up, err := o.fromReference(&ref, rt, "tenant")
-			up.tenantID = tenant
-			return up, err
+			return o.fromReference(&ref, byTenant)
 		case !errors.Is(err, store.ErrNotFound):
-			return upstream{}, newLocalError(http.StatusServiceUnavailable, CodeStoreUnavailable,
-				"the reference store could not be read", err)
+			return upstream{}, storeFailure(false, err)
 		}
 	}
-	if o.opts.DefaultServiceURL != "" {
-		u, _ := url.Parse(o.opts.DefaultServiceURL) // checked by NewOutbound
-		return o.fromURL(u, rt, "default")
+	if o.defaultURL != nil {
+		return fromURL(o.defaultURL, byDefault), nil
 	}
 	what := "this call"
-	if rt.conversationID != "" {
-		what = "conversation " + strconvQuote(rt.conversationID)
+	if c.conversationID != "" {
+		what = "conversation " + strconvQuote(c.conversationID)
 	}
-	return upstream{}, newLocalError(http.StatusNotFound, CodeNoReference,
+	return upstream{}, refuse(failNoReference,
 		"the sidecar has no reference for "+what+": it learns a conversation's service URL from an activity the channel sends to the bot through the sidecar. "+
-			"Wait for one, or name the service URL with an X-Service-Url header or SIDECAR_DEFAULT_SERVICE_URL", nil)
+			"Wait for one, or name the service URL with an X-Service-Url header or SIDECAR_DEFAULT_SERVICE_URL")
 }
 
 func strconvQuote(s string) string {
@@ -83,27 +116,10 @@ func strconvQuote(s string) string {
 	return string(b)
 }
 
-// callTenant is the tenant a call is made for: the body's tenantId (create,
-// batch), the query's (meetings), else the configured tenant.
-func (o *Outbound) callTenant(rt *route, r *http.Request, body []byte) string {
-	var t string
-	switch {
-	case rt.tenantFromQuery:
-		t = r.URL.Query().Get("tenantId")
-	case len(body) > 0 && (rt.create || rt.body == bodyNested):
-		t, _, _ = rewrite.StringField(body, "tenantId")
-	}
-	if t == "" {
-		t = o.opts.TenantID
-	}
-	return t
-}
-
-func (o *Outbound) fromReference(ref *store.Reference, rt *route, via string) (upstream, error) {
+func (o *Outbound) fromReference(ref *store.Reference, by resolvedBy) (upstream, error) {
 	u, err := url.Parse(ref.ServiceURL)
 	if err != nil {
-		return upstream{}, newLocalError(http.StatusForbidden, CodeUntrustedServiceURL,
-			"the stored reference's service URL cannot be parsed", err)
+		return upstream{}, &localError{kind: failUntrustedServiceURL, msg: "the stored reference's service URL cannot be parsed", cause: err}
 	}
 	vouched := ref.Vouched
 	if vouched {
@@ -114,17 +130,14 @@ func (o *Outbound) fromReference(ref *store.Reference, rt *route, via string) (u
 		}
 	}
 	if !vouched && !o.opts.Trust.Trusted(u) {
-		return upstream{}, newLocalError(http.StatusForbidden, CodeUntrustedServiceURL,
-			"the conversation's service URL "+strconvQuote(ref.ServiceURL)+" is not https on a trusted host", nil)
+		return upstream{}, refuse(failUntrustedServiceURL,
+			"the conversation's service URL "+strconvQuote(ref.ServiceURL)+" is not https on a trusted host")
 	}
-	up := upstream{serviceURL: withSlash(ref.ServiceURL), base: u, ref: ref, vouched: vouched,
-		pathConversationID: rt.conversationID, tenantID: ref.TenantID, via: via}
-	return up, nil
+	return upstream{serviceURL: withSlash(ref.ServiceURL), base: u, ref: ref, vouched: vouched, by: by}, nil
 }
 
-func (o *Outbound) fromURL(u *url.URL, rt *route, via string) (upstream, error) {
-	return upstream{serviceURL: withSlash(u.Scheme + "://" + u.Host + u.EscapedPath()), base: u,
-		pathConversationID: rt.conversationID, via: via}, nil
+func fromURL(u *url.URL, by resolvedBy) upstream {
+	return upstream{serviceURL: withSlash(u.Scheme + "://" + u.Host + u.EscapedPath()), base: u, by: by}
 }
 
 func withSlash(s string) string {
@@ -136,70 +149,4 @@ func withSlash(s string) string {
 func isTeamsHost(host string) bool {
 	host = strings.ToLower(host)
 	return strings.HasPrefix(host, "smba.") || strings.Contains(host, ".teams.")
-}
-
-// botAccount is the `from` the call must carry: the bot's channel account
-// from the reference (the inbound activity's recipient); without one, the
-// Teams form on Teams hosts, else nil (leave the bot's own).
-func (o *Outbound) botAccount(up upstream) json.RawMessage {
-	if up.ref != nil && len(up.ref.Bot) > 0 {
-		return up.ref.Bot
-	}
-	if isTeamsHost(up.base.Hostname()) || up.ref != nil && up.ref.ChannelID == "msteams" {
-		return o.teamsBot
-	}
-	return nil
-}
-
-// rewriteBody applies the contract's rewrite to the body of rt.
-func (o *Outbound) rewriteBody(rt *route, body []byte, up upstream) ([]byte, error) {
-	if rt.body == bodyNone || len(body) == 0 {
-		return body, nil
-	}
-	e := rewrite.Edit{From: o.botAccount(up), ServiceURL: up.serviceURL}
-	if up.ref != nil {
-		e.ChannelID = up.ref.ChannelID
-	}
-	switch rt.body {
-	case bodyActivity, bodyTranscript:
-		if up.ref != nil && (up.via == "reference" || up.via == "created") {
-			e.Conversation = up.ref.Conversation
-			if up.ref.ConversationID != up.pathConversationID {
-				// Resolved through a thread's channel: the activity belongs
-				// to the thread the path names.
-				e.Conversation, _ = json.Marshal(map[string]string{"id": up.pathConversationID})
-			}
-			e.Recipient = up.ref.User
-		}
-		if rt.body == bodyTranscript {
-			return rewrite.Transcript(body, e)
-		}
-		return rewrite.Activity(body, e)
-	case bodyCreate:
-		tenant, _, err := rewrite.StringField(body, "tenantId")
-		if err != nil {
-			return nil, err
-		}
-		if tenant == "" {
-			tenant = up.tenantID
-		}
-		if tenant == "" {
-			tenant = o.opts.TenantID
-		}
-		if isTeamsUpstream(up) {
-			if err := checkTeamsCreate(body, tenant); err != nil {
-				return nil, err
-			}
-		}
-		// The new conversation is not the reference's: only the sender,
-		// channel and service URL carry over to the nested activity.
-		return rewrite.Conversation(body, e.From, tenant, rewrite.Edit{From: e.From, ServiceURL: e.ServiceURL, ChannelID: e.ChannelID})
-	case bodyNested:
-		tenant := up.tenantID
-		if tenant == "" {
-			tenant = o.opts.TenantID
-		}
-		return rewrite.Nested(body, tenant, rewrite.Edit{From: e.From, ServiceURL: e.ServiceURL, ChannelID: e.ChannelID})
-	}
-	return body, nil
 }

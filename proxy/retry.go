@@ -13,7 +13,7 @@ import (
 type RetryPolicy struct {
 	MaxRetries int           // default 3
 	Budget     time.Duration // default 30 s, counted from the first attempt
-	BaseDelay  time.Duration // default 500 ms, doubled per retry, with jitter
+	BaseDelay  time.Duration // default 500 ms, doubled per retry, with equal jitter
 }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
@@ -48,8 +48,9 @@ func (p RetryPolicy) delay(n int, h http.Header, now, start time.Time) (time.Dur
 	}
 	d, ok := retryAfter(h, now)
 	if !ok {
-		// Full jitter over an exponential ceiling, so that many bots that
-		// were throttled together do not retry together.
+		// Equal jitter (between half the exponential step and the step),
+		// so that many bots that were throttled together do not retry
+		// together, and no retry comes sooner than half the step.
 		ceiling := p.BaseDelay << n
 		d = ceiling/2 + rand.N(ceiling/2+1)
 	}

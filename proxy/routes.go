@@ -17,74 +17,173 @@ const (
 	bodyNested                     // Teams batch: {activity, tenantId, …}
 )
 
-// route is a matched Bot Connector route.
+// tenantSource says where a route's call names its tenant, which picks the
+// tenant's newest reference when nothing else resolves the call.
+type tenantSource uint8
+
+const (
+	tenantNone  tenantSource = iota
+	tenantBody               // the body's top-level tenantId (create, batch)
+	tenantQuery              // ?tenantId= (meetings)
+)
+
+// route is one row of the Bot Connector route table.
 type route struct {
+	method string
 	// pattern is the route template, safe for logs and metric labels.
+	// Segments in braces match any one non-empty segment.
 	pattern string
 	body    bodyKind
-	// conversationID is the decoded conversation id from the path, or a team
-	// id (a team's id is its General channel's conversation id); "" when the
-	// route names none.
-	conversationID string
-	// tenantFromQuery is set for meeting routes, which carry ?tenantId=.
-	tenantFromQuery bool
-	create          bool
+	tenant  tenantSource
+	// conversation is the index of the path segment that names the
+	// conversation whose reference resolves the call (a team id for the
+	// team routes: a team's id is its General channel's conversation id),
+	// or -1.
+	conversation int
+	segments     []string // pattern split at "/", "" for a parameter
 }
+
+// routeTable is every Bot Connector route the sidecar serves, one row
+// each. The first row that matches wins,
+// so a literal segment comes before a parameter in the same place
+// (".../activities/history" before ".../activities/{activityId}").
+var routeTable = newRouteTable([]route{
+	{method: http.MethodGet, pattern: "/v3/conversations"},
+	{method: http.MethodPost, pattern: "/v3/conversations", body: bodyCreate, tenant: tenantBody},
+	{method: http.MethodPost, pattern: "/v3/conversations/{conversationId}/activities", body: bodyActivity},
+	{method: http.MethodPost, pattern: "/v3/conversations/{conversationId}/activities/history", body: bodyTranscript},
+	{method: http.MethodPost, pattern: "/v3/conversations/{conversationId}/activities/{activityId}", body: bodyActivity},
+	{method: http.MethodPut, pattern: "/v3/conversations/{conversationId}/activities/{activityId}", body: bodyActivity},
+	{method: http.MethodDelete, pattern: "/v3/conversations/{conversationId}/activities/{activityId}"},
+	{method: http.MethodGet, pattern: "/v3/conversations/{conversationId}/activities/{activityId}/members"},
+	{method: http.MethodPut, pattern: "/v3/conversations/{conversationId}/activities/{activityId}/reactions/{reactionType}"},
+	{method: http.MethodDelete, pattern: "/v3/conversations/{conversationId}/activities/{activityId}/reactions/{reactionType}"},
+	{method: http.MethodGet, pattern: "/v3/conversations/{conversationId}/members"},
+	{method: http.MethodGet, pattern: "/v3/conversations/{conversationId}/members/{memberId}"},
+	{method: http.MethodDelete, pattern: "/v3/conversations/{conversationId}/members/{memberId}"},
+	{method: http.MethodGet, pattern: "/v3/conversations/{conversationId}/pagedmembers"},
+	{method: http.MethodPost, pattern: "/v3/conversations/{conversationId}/attachments"},
+	{method: http.MethodGet, pattern: "/v3/attachments/{attachmentId}"},
+	{method: http.MethodGet, pattern: "/v3/attachments/{attachmentId}/views/{viewId}"},
+	{method: http.MethodGet, pattern: "/v3/teams/{teamId}"},
+	{method: http.MethodGet, pattern: "/v3/teams/{teamId}/conversations"},
+	{method: http.MethodGet, pattern: "/v1/meetings/{meetingId}", tenant: tenantQuery},
+	{method: http.MethodGet, pattern: "/v1/meetings/{meetingId}/participants/{participantId}", tenant: tenantQuery},
+	{method: http.MethodPost, pattern: "/v1/meetings/{meetingId}/notification", tenant: tenantQuery},
+	{method: http.MethodPost, pattern: "/v3/batch/conversation/users", body: bodyNested, tenant: tenantBody},
+	{method: http.MethodPost, pattern: "/v3/batch/conversation/tenant", body: bodyNested, tenant: tenantBody},
+	{method: http.MethodPost, pattern: "/v3/batch/conversation/team", body: bodyNested, tenant: tenantBody},
+	{method: http.MethodPost, pattern: "/v3/batch/conversation/channels", body: bodyNested, tenant: tenantBody},
+	{method: http.MethodGet, pattern: "/v3/batch/conversation/failedentries/{operationId}"},
+	{method: http.MethodGet, pattern: "/v3/batch/conversation/{operationId}"},
+	{method: http.MethodDelete, pattern: "/v3/batch/conversation/{operationId}"},
+})
+
+// newRouteTable splits each row's pattern once, so matching compares
+// strings and allocates nothing.
+func newRouteTable(rows []route) []route {
+	for i := range rows {
+		r := &rows[i]
+		r.conversation = -1
+		r.segments = strings.Split(strings.TrimPrefix(r.pattern, "/"), "/")
+		for j, s := range r.segments {
+			if strings.HasPrefix(s, "{") {
+				if s == "{conversationId}" || s == "{teamId}" {
+					r.conversation = j
+				}
+				r.segments[j] = ""
+			}
+		}
+	}
+	return rows
+}
+
+// create reports whether the route creates a conversation.
+func (r *route) create() bool { return r.body == bodyCreate }
 
 // maxSegments bounds path parsing; no Bot Connector route is longer.
 const maxSegments = 8
 
-// errBadPath is answered with 400: dot segments or broken escapes.
-var errBadPath = &localError{status: http.StatusBadRequest, code: "InvalidPath",
-	msg: "the request path has dot segments or invalid percent-escapes"}
+// pathMatch is a matched route and what the path names.
+type pathMatch struct {
+	route *route
+	// conversationID is the decoded conversation (or team) id from the
+	// path; "" when the route names none.
+	conversationID string
+	// segments are the decoded segments, for the fuzz oracle.
+	segments [maxSegments]string
+	n        int
+}
 
 // matchRoute parses the raw request path (as the bot sent it, escapes and
 // all) into segments, decoding each one on its own: a conversation id may
-// hold an escaped "/" and must not be split by it. It returns nil for a path
-// that is no Bot Connector route.
-func matchRoute(method, rawPath string) (*route, error) {
+// hold an escaped "/" and must not be split by it. It returns a zero match
+// (route nil) for a path that is no Bot Connector route, and errBadPath for
+// dot segments and broken escapes.
+func matchRoute(method, rawPath string) (pathMatch, error) {
+	var m pathMatch
 	if !strings.HasPrefix(rawPath, "/") {
-		return nil, errBadPath
+		return m, errBadPath
 	}
 	if rawPath == "/" {
-		return nil, nil
+		return m, nil
 	}
-	var segs [maxSegments]string
-	n := 0
-	rest := rawPath[1:]
 	// A single trailing slash is tolerated: SDKs differ (teams.net posts to
 	// ".../activities/", BB-NET's batch paths end in "/").
-	rest = strings.TrimSuffix(rest, "/")
-	for rest != "" || n == 0 {
+	rest := strings.TrimSuffix(rawPath[1:], "/")
+	for {
 		seg := rest
 		if i := strings.IndexByte(rest, '/'); i >= 0 {
 			seg, rest = rest[:i], rest[i+1:]
 		} else {
 			rest = ""
 		}
-		if n == maxSegments {
-			return nil, nil
+		if m.n == maxSegments {
+			return pathMatch{}, nil
 		}
 		dec := seg
 		if strings.IndexByte(seg, '%') >= 0 {
 			var err error
 			if dec, err = url.PathUnescape(seg); err != nil {
-				return nil, errBadPath
+				return pathMatch{}, errBadPath
 			}
 		}
 		if dec == "" {
-			return nil, nil // "//": no route has an empty segment
+			return pathMatch{}, nil // "//": no route has an empty segment
 		}
 		if hasDotSegment(dec) {
-			return nil, errBadPath
+			return pathMatch{}, errBadPath
 		}
-		segs[n] = dec
-		n++
+		m.segments[m.n] = dec
+		m.n++
 		if rest == "" {
 			break
 		}
 	}
-	return lookupRoute(method, segs[:n]), nil
+	segs := m.segments[:m.n]
+	for i := range routeTable {
+		r := &routeTable[i]
+		if r.method == method && r.matches(segs) {
+			m.route = r
+			if r.conversation >= 0 {
+				m.conversationID = segs[r.conversation]
+			}
+			return m, nil
+		}
+	}
+	return pathMatch{}, nil
+}
+
+func (r *route) matches(segs []string) bool {
+	if len(segs) != len(r.segments) {
+		return false
+	}
+	for i, want := range r.segments {
+		if want != "" && want != segs[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // hasDotSegment reports whether a decoded segment is, or holds behind an
@@ -104,103 +203,4 @@ func hasDotSegment(seg string) bool {
 		}
 		seg = seg[i+1:]
 	}
-}
-
-func lookupRoute(method string, s []string) *route {
-	n := len(s)
-	if n < 2 {
-		return nil
-	}
-	switch {
-	case s[0] == "v3" && s[1] == "conversations":
-		return conversationRoute(method, s[2:])
-	case s[0] == "v3" && s[1] == "attachments":
-		switch {
-		case n == 3 && method == http.MethodGet:
-			return &route{pattern: "/v3/attachments/{attachmentId}"}
-		case n == 5 && s[3] == "views" && method == http.MethodGet:
-			return &route{pattern: "/v3/attachments/{attachmentId}/views/{viewId}"}
-		}
-	case s[0] == "v3" && s[1] == "teams" && n >= 3:
-		switch {
-		case n == 3 && method == http.MethodGet:
-			return &route{pattern: "/v3/teams/{teamId}", conversationID: s[2]}
-		case n == 4 && s[3] == "conversations" && method == http.MethodGet:
-			return &route{pattern: "/v3/teams/{teamId}/conversations", conversationID: s[2]}
-		}
-	case s[0] == "v1" && s[1] == "meetings" && n >= 3:
-		switch {
-		case n == 3 && method == http.MethodGet:
-			return &route{pattern: "/v1/meetings/{meetingId}", tenantFromQuery: true}
-		case n == 5 && s[3] == "participants" && method == http.MethodGet:
-			return &route{pattern: "/v1/meetings/{meetingId}/participants/{participantId}", tenantFromQuery: true}
-		case n == 4 && s[3] == "notification" && method == http.MethodPost:
-			return &route{pattern: "/v1/meetings/{meetingId}/notification", tenantFromQuery: true}
-		}
-	case s[0] == "v3" && s[1] == "batch" && n >= 4 && s[2] == "conversation":
-		return batchRoute(method, s[3:])
-	}
-	return nil
-}
-
-func conversationRoute(method string, s []string) *route {
-	if len(s) == 0 {
-		switch method {
-		case http.MethodGet:
-			return &route{pattern: "/v3/conversations"}
-		case http.MethodPost:
-			return &route{pattern: "/v3/conversations", body: bodyCreate, create: true}
-		}
-		return nil
-	}
-	id := s[0]
-	s = s[1:]
-	r := func(pattern string, body bodyKind) *route {
-		return &route{pattern: "/v3/conversations/{conversationId}" + pattern, body: body, conversationID: id}
-	}
-	switch len(s) {
-	case 1:
-		switch {
-		case s[0] == "activities" && method == http.MethodPost:
-			return r("/activities", bodyActivity)
-		case s[0] == "members" && method == http.MethodGet:
-			return r("/members", bodyNone)
-		case s[0] == "pagedmembers" && method == http.MethodGet:
-			return r("/pagedmembers", bodyNone)
-		case s[0] == "attachments" && method == http.MethodPost:
-			return r("/attachments", bodyNone)
-		}
-	case 2:
-		switch {
-		case s[0] == "activities" && s[1] == "history" && method == http.MethodPost:
-			return r("/activities/history", bodyTranscript)
-		case s[0] == "activities" && (method == http.MethodPost || method == http.MethodPut):
-			return r("/activities/{activityId}", bodyActivity)
-		case s[0] == "activities" && method == http.MethodDelete:
-			return r("/activities/{activityId}", bodyNone)
-		case s[0] == "members" && (method == http.MethodGet || method == http.MethodDelete):
-			return r("/members/{memberId}", bodyNone)
-		}
-	case 3:
-		if s[0] == "activities" && s[2] == "members" && method == http.MethodGet {
-			return r("/activities/{activityId}/members", bodyNone)
-		}
-	case 4:
-		if s[0] == "activities" && s[2] == "reactions" && (method == http.MethodPut || method == http.MethodDelete) {
-			return r("/activities/{activityId}/reactions/{reactionType}", bodyNone)
-		}
-	}
-	return nil
-}
-
-func batchRoute(method string, s []string) *route {
-	switch {
-	case len(s) == 1 && method == http.MethodPost && (s[0] == "users" || s[0] == "tenant" || s[0] == "team" || s[0] == "channels"):
-		return &route{pattern: "/v3/batch/conversation/" + s[0], body: bodyNested}
-	case len(s) == 1 && (method == http.MethodGet || method == http.MethodDelete):
-		return &route{pattern: "/v3/batch/conversation/{operationId}"}
-	case len(s) == 2 && s[0] == "failedentries" && method == http.MethodGet:
-		return &route{pattern: "/v3/batch/conversation/failedentries/{operationId}"}
-	}
-	return nil
 }

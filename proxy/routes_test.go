@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -59,36 +60,76 @@ func TestMatchRoute(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rt, err := matchRoute(tt.method, tt.give)
+			m, err := matchRoute(tt.method, tt.give)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("matchRoute(%q, %q) error = %v; want error %v", tt.method, tt.give, err, tt.wantErr)
 			}
 			got := ""
-			if rt != nil {
-				got = rt.pattern
+			if m.route != nil {
+				got = m.route.pattern
 			}
 			if got != tt.wantPattern {
 				t.Fatalf("matchRoute(%q, %q) = %q; want %q", tt.method, tt.give, got, tt.wantPattern)
 			}
-			if rt != nil && rt.conversationID != tt.wantConv {
-				t.Errorf("matchRoute(%q, %q).conversationID = %q; want %q", tt.method, tt.give, rt.conversationID, tt.wantConv)
+			if m.conversationID != tt.wantConv {
+				t.Errorf("matchRoute(%q, %q).conversationID = %q; want %q", tt.method, tt.give, m.conversationID, tt.wantConv)
 			}
 		})
 	}
 }
 
+// TestRouteTable checks the table's own invariants: every row parses into
+// segments, a conversation route names its segment, and no two rows match
+// the same method and shape (the first would hide the second).
+func TestRouteTable(t *testing.T) {
+	t.Parallel()
+	seen := map[string]string{}
+	for _, r := range routeTable {
+		key := r.method + " " + strings.Join(r.segments, "/")
+		if prev, ok := seen[key]; ok {
+			t.Errorf("route %s %s is hidden by %s", r.method, r.pattern, prev)
+		}
+		seen[key] = r.pattern
+		if strings.Contains(r.pattern, "{conversationId}") || strings.Contains(r.pattern, "{teamId}") {
+			if r.conversation < 0 {
+				t.Errorf("route %s names a conversation but has no conversation segment", r.pattern)
+			}
+		} else if r.conversation >= 0 {
+			t.Errorf("route %s has a conversation segment but names none", r.pattern)
+		}
+		if (r.body == bodyCreate || r.body == bodyNested) && r.tenant != tenantBody {
+			t.Errorf("route %s: a create or batch names its tenant in the body", r.pattern)
+		}
+	}
+}
+
 func FuzzMatchRoute(f *testing.F) {
-	for _, s := range []string{"/v3/conversations/a%3A1/activities", "/v3/conversations/19:x@thread.tacv2;messageid=1/activities/2", "/v3/%2e%2e/x", "/v1/meetings/m/participants/p"} {
+	for _, s := range []string{"/v3/conversations/a%3A1/activities", "/v3/conversations/19:x@thread.tacv2;messageid=1/activities/2", "/v3/%2e%2e/x", "/v1/meetings/m/participants/p",
+		"/v3/conversations/c/activities/a%2F..%2Fb/reactions/like", "/v3/batch/conversation/failedentries/%2e"} {
 		f.Add(http.MethodPost, s)
+		f.Add(http.MethodPut, s)
+		f.Add(http.MethodGet, s)
 	}
 	f.Fuzz(func(t *testing.T, method, path string) {
-		rt, err := matchRoute(method, path)
-		if err != nil || rt == nil {
+		m, err := matchRoute(method, path)
+		if err != nil || m.route == nil {
 			return
 		}
-		// An accepted path never holds a segment an upstream would resolve.
-		if hasDotSegment(rt.conversationID) {
-			t.Fatalf("matchRoute(%q) accepted conversation id %q", path, rt.conversationID)
+		// No accepted segment, whichever route parameter it fills, holds a
+		// segment an upstream would resolve, or is empty.
+		if m.n != len(m.route.segments) {
+			t.Fatalf("matchRoute(%q) matched %d segments to %s", path, m.n, m.route.pattern)
+		}
+		for i, seg := range m.segments[:m.n] {
+			if seg == "" || hasDotSegment(seg) {
+				t.Fatalf("matchRoute(%q) accepted segment %d %q", path, i, seg)
+			}
+			if want := m.route.segments[i]; want != "" && seg != want {
+				t.Fatalf("matchRoute(%q) matched segment %q to %q of %s", path, seg, want, m.route.pattern)
+			}
+		}
+		if m.route.conversation >= 0 && m.conversationID != m.segments[m.route.conversation] {
+			t.Fatalf("matchRoute(%q).conversationID = %q; want segment %d", path, m.conversationID, m.route.conversation)
 		}
 	})
 }

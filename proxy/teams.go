@@ -1,16 +1,14 @@
 package proxy
 
 import (
-	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/botsidecar/sidecar/rewrite"
 )
 
 // Stable codes of the Teams create-conversation checks. Teams answers
-// each of these shapes with nothing but 400 BadSyntax
-// (../shared/conversation-api.md §2); the sidecar says why instead.
+// each of these shapes with nothing but 400 BadSyntax (field reports of
+// create-conversation calls); the sidecar says why instead.
 const (
 	CodeGroupChatNotSupported   = "GroupChatCreationNotSupported"
 	CodeChannelThreadNoActivity = "ChannelThreadNeedsActivity"
@@ -19,7 +17,7 @@ const (
 	CodeMemberNotTeamsID        = "MemberIdIsNotATeamsId"
 )
 
-// createRule is one row of §2's table that Teams rejects.
+// createRule is one create-conversation shape that Teams rejects.
 type createRule struct {
 	code    string
 	applies func(c rewrite.ConversationFields, tenant string) bool
@@ -81,15 +79,14 @@ var teamsCreateRules = []createRule{
 }
 
 // checkTeamsCreate refuses the create-conversation shapes Teams rejects.
-// tenant is the tenantId the body has or will be filled with.
-func checkTeamsCreate(body []byte, tenant string) error {
-	c, err := rewrite.InspectConversation(body)
-	if err != nil {
-		return err
+// c.tenant is the tenantId the body has or will be filled with.
+func checkTeamsCreate(c *call) error {
+	if c.createErr != nil {
+		return c.createErr
 	}
 	for _, r := range teamsCreateRules {
-		if r.applies(c, tenant) {
-			return newLocalError(http.StatusBadRequest, r.code, r.message(c), nil)
+		if r.applies(c.create, c.tenant) {
+			return &localError{kind: failTeamsCreate, code: r.code, msg: r.message(c.create)}
 		}
 	}
 	return nil
@@ -114,10 +111,4 @@ func isGUID(s string) bool {
 		}
 	}
 	return true
-}
-
-// isTeamsUpstream reports whether the call goes to Teams: the reference
-// says msteams, or the host is a Teams connector host.
-func isTeamsUpstream(up upstream) bool {
-	return up.ref != nil && strings.EqualFold(up.ref.ChannelID, "msteams") || isTeamsHost(up.base.Hostname())
 }

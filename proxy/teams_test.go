@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// TestTeamsCreateConversationTable plays every row of
-// ../shared/conversation-api.md §2: the shapes Teams accepts reach the
+// TestTeamsCreateConversationTable plays every create-conversation shape
+// of the field reports: the shapes Teams accepts reach the
 // connector (201), the ones it rejects with a bare BadSyntax are answered
 // locally with a code and a message that says what to do instead.
 func TestTeamsCreateConversationTable(t *testing.T) {

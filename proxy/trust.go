@@ -9,7 +9,7 @@ import (
 )
 
 // builtinTrustedHosts are the Bot Framework and Teams connector hosts of every
-// cloud (../shared/bot-framework-facts.md §3). They are trusted on the
+// cloud (public, GCC, GCC High, DoD, China). They are trusted on the
 // default https port only.
 var builtinTrustedHosts = []string{
 	"smba.trafficmanager.net",

@@ -1,0 +1,123 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/botsidecar/sidecar/rewrite"
+)
+
+// call is one outbound request, parsed once. Each fact about it (route,
+// conversation, tenant, upstream, Teams or not, how it was resolved) is
+// decided in one step and read by every later one.
+type call struct {
+	outcome
+	method   string
+	rawPath  string // exactly as the bot sent it: Teams ids hold ':' ';' '@' '='
+	rawQuery string // "?…" or ""
+	route    *route // nil until matched
+	// conversationID is the decoded conversation (or team) id the path
+	// names, "" when the route names none.
+	conversationID string
+	// body is the bot's body, then the rewritten one.
+	body []byte
+	// create holds a create-conversation body's fields, read once;
+	// createErr is why they could not be read (answered only where the
+	// fields are needed: the Teams checks).
+	create    rewrite.ConversationFields
+	createErr error
+	// tenant is the tenant the call is made for: what the call names (the
+	// body's tenantId, the query's), else the configured tenant. Only
+	// routes that name a tenant have one.
+	tenant  string
+	up      upstream
+	isTeams bool // the upstream is Teams: the bot's account is "28:<appId>"
+
+	attempts int
+	// tokenUsed is the token of the last attempt, kept only to decode its
+	// claims for a 401's diagnostics; it is never logged or returned.
+	tokenUsed string
+	diag      *diagnostics
+}
+
+// parse fills c from r: the raw path and query, the route, the body (at
+// most limit bytes, into buf) and what the body and query say about the
+// tenant. defaultTenant is the configured tenant.
+func (c *call) parse(r *http.Request, buf *bytes.Buffer, limit int64, defaultTenant string) error {
+	c.method = r.Method
+	c.rawPath, c.rawQuery = splitRequestURI(r)
+	if !validHeaderValues(r.Header) {
+		return refuse(failInvalidHeader, "a request header value contains a control character")
+	}
+	m, err := matchRoute(r.Method, c.rawPath)
+	if err != nil {
+		return err
+	}
+	if m.route == nil {
+		return refuse(failUnknownRoute, r.Method+" "+c.rawPath+" is not a Bot Connector route the sidecar serves")
+	}
+	c.route, c.conversationID = m.route, m.conversationID
+	c.outcome.conversationID = m.conversationID
+	if err := readBody(r, buf, limit); err != nil {
+		return err
+	}
+	c.body = buf.Bytes()
+
+	switch c.route.tenant {
+	case tenantQuery:
+		c.tenant = r.URL.Query().Get("tenantId")
+	case tenantBody:
+		if len(c.body) == 0 {
+			break
+		}
+		if c.route.create() {
+			c.create, c.createErr = rewrite.InspectConversation(c.body)
+			c.tenant = c.create.TenantID
+		}
+		if !c.route.create() || c.createErr != nil {
+			c.tenant, _, _ = rewrite.StringField(c.body, "tenantId")
+		}
+	}
+	if c.tenant == "" && c.route.tenant != tenantNone {
+		c.tenant = defaultTenant
+	}
+	return nil
+}
+
+// splitRequestURI returns the path and "?query" exactly as the bot sent
+// them: SDKs differ in escaping Teams ids, so the upstream must get the
+// same bytes.
+func splitRequestURI(r *http.Request) (path, query string) {
+	uri := r.RequestURI
+	if !strings.HasPrefix(uri, "/") {
+		// Absolute-form or empty (a handler called directly in a test).
+		uri = r.URL.EscapedPath()
+		if r.URL.RawQuery != "" {
+			uri += "?" + r.URL.RawQuery
+		}
+	}
+	if i := strings.IndexByte(uri, '?'); i >= 0 {
+		return uri[:i], uri[i:]
+	}
+	return uri, ""
+}
+
+// readBody reads the whole body into buf, refusing more than limit bytes.
+func readBody(r *http.Request, buf *bytes.Buffer, limit int64) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	if r.ContentLength > limit {
+		return &http.MaxBytesError{Limit: limit}
+	}
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return withCause(r.Context(), &localError{kind: failMalformedJSON, msg: "the request body could not be read", cause: err})
+	}
+	if n > limit {
+		return &http.MaxBytesError{Limit: limit}
+	}
+	return nil
+}
