@@ -73,6 +73,8 @@ type keySet struct {
 	attempted time.Time             // last fetch that ran to an outcome
 	lastErr   error                 // outcome of that fetch, nil on success
 	forced    time.Time             // last re-fetch caused by an unknown kid
+	// doc describes the last key document fetched, for Probe.
+	doc keyDocument
 	// generation counts successful fetches, so that a lookup can tell
 	// whether the keys changed while it waited.
 	generation uint64
@@ -178,7 +180,7 @@ func (s *keySet) refresh(ctx context.Context, need func() bool) error {
 		return lastErr
 	}
 
-	keys, err := s.fetch(ctx)
+	keys, doc, err := s.fetch(ctx)
 	if err != nil {
 		err = keysUnavailable(s.source, err)
 	}
@@ -193,43 +195,50 @@ func (s *keySet) refresh(ctx context.Context, need func() bool) error {
 	s.attempted = s.now()
 	s.lastErr = err
 	if err == nil {
-		s.keys = keys
+		s.keys, s.doc = keys, doc
 		s.fetched = s.attempted
 		s.generation++
 	}
 	return err
 }
 
+// keyDocument is what the metadata said about the keys.
+type keyDocument struct {
+	issuer  string
+	jwksURI string
+}
+
 // fetch reads the metadata document, then the key document its jwks_uri
 // names, and returns the usable keys by kid.
-func (s *keySet) fetch(ctx context.Context) (map[string]signingKey, error) {
+func (s *keySet) fetch(ctx context.Context) (map[string]signingKey, keyDocument, error) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
-
+	var doc keyDocument
 	body, err := s.getDoc(ctx, s.metadataURL)
 	if err != nil {
-		return nil, err
+		return nil, doc, err
 	}
 	var md struct {
+		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
 	}
 	if err := json.Unmarshal(body, &md); err != nil {
-		return nil, fmt.Errorf("decode openid metadata %s: %w", s.metadataURL, err)
+		return nil, doc, fmt.Errorf("decode openid metadata %s: %w", s.metadataURL, err)
 	}
 	if md.JWKSURI == "" {
-		return nil, fmt.Errorf("openid metadata %s has no jwks_uri", s.metadataURL)
+		return nil, doc, fmt.Errorf("openid metadata %s has no jwks_uri", s.metadataURL)
 	}
-
+	doc = keyDocument{issuer: md.Issuer, jwksURI: md.JWKSURI}
 	body, err = s.getDoc(ctx, md.JWKSURI)
 	if err != nil {
-		return nil, err
+		return nil, doc, err
 	}
 	keys, err := parseKeys(body)
 	if err != nil {
-		return nil, fmt.Errorf("parse keys %s: %w", md.JWKSURI, err)
+		return nil, doc, fmt.Errorf("parse keys %s: %w", md.JWKSURI, err)
 	}
 	s.log.Debug("fetched signing keys", zap.String("jwks_uri", md.JWKSURI), zap.Int("keys", len(keys)))
-	return keys, nil
+	return keys, doc, nil
 }
 
 // parseKeys keeps the RSA signing keys of a JWK set, as BB-JS does (keys

@@ -106,17 +106,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 	if err != nil {
 		return nil, err
 	}
-	a.validator, err = channelauth.New(channelauth.Options{
-		AppID:               cfg.AppID,
-		OpenIDMetadataURL:   cfg.OpenIDMetadataURL,
-		ChannelIssuer:       cfg.ChannelIssuer,
-		AcceptEntraTokens:   cfg.AcceptEntraTokens,
-		AuthorityHost:       cfg.AuthorityHost,
-		TenantID:            cfg.TenantID,
-		IsTrustedServiceURL: trust.TrustedString,
-		HTTPClient:          d.openID,
-		Logger:              logger.Named("channelauth"),
-	})
+	a.validator, err = channelauth.New(validatorOptions(cfg, trust.TrustedString, d.openID, logger.Named("channelauth")))
 	if err != nil {
 		return nil, fmt.Errorf("channel token validation: %w", err)
 	}

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+
+	"go.uber.org/zap"
 
 	"github.com/botsidecar/sidecar/channelauth"
+	"github.com/botsidecar/sidecar/config"
 	"github.com/botsidecar/sidecar/proxy"
 )
 
@@ -34,4 +38,21 @@ func authErr(err error) error {
 		return fmt.Errorf("%w: %w", proxy.ErrAuthUnavailable, err)
 	}
 	return fmt.Errorf("%w: %w", proxy.ErrUnauthenticated, err)
+}
+
+// validatorOptions maps the configuration to the channel token
+// validator's options; trusted says which serviceUrls an Entra token may
+// name.
+func validatorOptions(cfg config.Config, trusted func(string) bool, client *http.Client, logger *zap.Logger) channelauth.Options {
+	return channelauth.Options{
+		AppID:               cfg.AppID,
+		OpenIDMetadataURL:   cfg.OpenIDMetadataURL,
+		ChannelIssuer:       cfg.ChannelIssuer,
+		AcceptEntraTokens:   cfg.AcceptEntraTokens,
+		AuthorityHost:       cfg.AuthorityHost,
+		TenantID:            cfg.TenantID,
+		IsTrustedServiceURL: trusted,
+		HTTPClient:          client,
+		Logger:              logger,
+	}
 }

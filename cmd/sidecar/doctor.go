@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/botsidecar/sidecar/channelauth"
 	"github.com/botsidecar/sidecar/config"
 	"github.com/botsidecar/sidecar/proxy"
 	"github.com/botsidecar/sidecar/store"
@@ -89,7 +90,8 @@ func doctorChecks(ctx context.Context, env map[string]string, d deps) []check {
 }
 
 // checkToken acquires a token and compares its claims with what the
-// configuration expects (../shared/conversation-api.md §1).
+// configuration expects: the connector answers a bare 401 or 403 to a
+// token of the wrong audience, app or tenant.
 func checkToken(ctx context.Context, cfg config.Config, d deps) check {
 	c := check{Name: "token"}
 	src, err := tokencache.New(tokenOptions(cfg, zap.NewNop(), d.entraClient))
@@ -156,68 +158,29 @@ func tokenFix(msg string, cfg config.Config) string {
 	return "check the credential and MicrosoftAppTenantId"
 }
 
-// checkOpenID fetches the channel's OpenID metadata and signing keys.
+// checkOpenID fetches the channel's OpenID metadata and signing keys, as
+// the running sidecar's validator would.
 func checkOpenID(ctx context.Context, cfg config.Config, d deps) check {
 	c := check{Name: "openid", Fix: "the sidecar cannot validate channel tokens; check egress to " + cfg.OpenIDMetadataURL + " and SIDECAR_OPENID_METADATA_URL"}
-	client := d.openID
-	if client == nil {
-		client = http.DefaultClient
-	}
-	var meta struct {
-		Issuer  string `json:"issuer"`
-		JWKSURI string `json:"jwks_uri"`
-	}
-	if err := getJSON(ctx, client, cfg.OpenIDMetadataURL, &meta); err != nil {
-		c.Detail = "metadata: " + err.Error()
+	// Only the channel's keys are probed: Entra's are fetched on the first
+	// Entra token, and doctor has no trust list to accept one with.
+	opts := validatorOptions(cfg, nil, d.openID, zap.NewNop())
+	opts.AcceptEntraTokens = false
+	v, err := channelauth.New(opts)
+	if err != nil {
+		c.Detail = err.Error()
 		return c
 	}
-	var keys struct {
-		Keys []struct {
-			Kid          string   `json:"kid"`
-			Endorsements []string `json:"endorsements"`
-		} `json:"keys"`
-	}
-	if err := getJSON(ctx, client, meta.JWKSURI, &keys); err != nil {
-		c.Detail = "keys: " + err.Error()
+	pctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	r, err := v.Probe(pctx, "msteams")
+	if err != nil {
+		c.Detail = err.Error()
 		return c
 	}
-	teams := 0
-	for _, k := range keys.Keys {
-		for _, e := range k.Endorsements {
-			if e == "msteams" {
-				teams++
-				break
-			}
-		}
-	}
-	c.Detail = fmt.Sprintf("%d signing keys from %s, %d endorsed for msteams; issuer %s (want %s)", len(keys.Keys), meta.JWKSURI, teams, meta.Issuer, cfg.ChannelIssuer)
-	if len(keys.Keys) == 0 {
-		c.Fix = "the key document is empty"
-		return c
-	}
+	c.Detail = fmt.Sprintf("%d signing keys from %s, %d endorsed for msteams; issuer %s (want %s)", r.Keys, r.JWKSURI, r.KeysFor["msteams"], r.Issuer, r.ExpectedIssuer)
 	c.OK, c.Fix = true, ""
 	return c
-}
-
-func getJSON(ctx context.Context, client *http.Client, url string, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
-	}
-	return nil
 }
 
 // checkStore opens the reference store and reads from it.
