@@ -35,8 +35,10 @@ func NewAdmin(checks []ReadinessCheck, extra map[string]http.Handler) *Admin {
 	return a
 }
 
-// Drain turns /readyz to 503 so that Kubernetes stops sending traffic
-// before the listeners close.
+// Drain turns /readyz to 503 for the rest of the process's life, so that
+// Kubernetes takes the pod out of its endpoints. The listeners start
+// draining at once; it is the pod's preStop delay that gives the endpoints
+// time to drop the pod first.
 func (a *Admin) Drain() { a.draining.Store(true) }
 
 func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }

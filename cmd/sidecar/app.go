@@ -180,12 +180,28 @@ func (a *app) listen(name, addr string, ln net.Listener, h http.Handler) error {
 	return nil
 }
 
-// addr returns the bound address of the named listener.
-func (a *app) addr(name string) string {
+// shutdownOrder is the order in which the listeners drain, one after the
+// other, within one grace period. Inbound goes first: the channel's
+// in-flight activities finish, and the bot's replies to them still reach
+// the connector because outbound is still open. Outbound goes next and
+// finishes the bot's remaining sends, proactive ones included. Admin goes
+// last, so that probes see /readyz answer "shutting down" to the end.
+var shutdownOrder = [...]string{"inbound", "outbound", "admin"}
+
+// server returns the named listener (newApp binds all three), or nil.
+func (a *app) server(name string) *server {
 	for _, s := range a.servers {
 		if s.name == name {
-			return s.ln.Addr().String()
+			return s
 		}
+	}
+	return nil
+}
+
+// addr returns the bound address of the named listener.
+func (a *app) addr(name string) string {
+	if s := a.server(name); s != nil {
+		return s.ln.Addr().String()
 	}
 	return ""
 }
@@ -280,7 +296,11 @@ func (a *app) serve(ctx context.Context) error {
 	sctx, cancel := context.WithTimeoutCause(context.Background(), a.cfg.ShutdownGrace, errGraceExceeded)
 	defer cancel()
 	var shutdownErr error
-	for _, s := range a.servers {
+	for _, name := range shutdownOrder {
+		s := a.server(name)
+		if s == nil {
+			continue
+		}
 		if err := s.http.Shutdown(sctx); err != nil {
 			shutdownErr = errGraceExceeded
 			_ = s.http.Close()
