@@ -13,6 +13,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+
+	"github.com/botsidecar/sidecar/internal/guid"
 	"go.uber.org/zap"
 )
 
@@ -139,7 +141,7 @@ func New(opts Options) (*Validator, error) {
 		if err := checkURL(opts.AuthorityHost); err != nil {
 			problems = append(problems, "authority host: "+err.Error())
 		}
-		if !isGUID(opts.TenantID) {
+		if !guid.Is(opts.TenantID) {
 			// A domain name would build issuers that no token ever carries,
 			// and every Entra token would be refused without a clue why.
 			problems = append(problems, "tenant id must be the tenant's guid to accept entra tokens")
@@ -470,25 +472,4 @@ func checkURL(s string) error {
 		return fmt.Errorf("%q is not an absolute url", s)
 	}
 	return nil
-}
-
-// isGUID reports whether s looks like 8-4-4-4-12 hex digits.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := range len(s) {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }

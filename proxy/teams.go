@@ -3,6 +3,8 @@ package proxy
 import (
 	"strconv"
 
+	"github.com/botsidecar/sidecar/internal/guid"
+
 	"github.com/botsidecar/sidecar/rewrite"
 )
 
@@ -69,7 +71,7 @@ var teamsCreateRules = []createRule{
 	{
 		code: CodeMemberNotTeamsID,
 		applies: func(c rewrite.ConversationFields, _ string) bool {
-			return !c.IsGroup && len(c.MemberIDs) == 1 && isGUID(c.MemberIDs[0])
+			return !c.IsGroup && len(c.MemberIDs) == 1 && guid.Is(c.MemberIDs[0])
 		},
 		message: func(c rewrite.ConversationFields) string {
 			return "member id " + strconvQuote(c.MemberIDs[0]) + " is an Entra object id; Teams needs the user's Teams id (29:…), " +
@@ -90,25 +92,4 @@ func checkTeamsCreate(c *call) error {
 		}
 	}
 	return nil
-}
-
-// isGUID reports whether s is a bare GUID (8-4-4-4-12 hex digits).
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -102,18 +102,3 @@ func (f failTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	f.t.Errorf("unexpected upstream call to %s", r.URL.Host)
 	return nil, http.ErrHandlerTimeout
 }
-
-func TestIsGUID(t *testing.T) {
-	t.Parallel()
-	for give, want := range map[string]bool{
-		"5b1c2f3e-8a9b-4c0d-9e1f-2a3b4c5d6e7f": true,
-		"5B1C2F3E-8A9B-4C0D-9E1F-2A3B4C5D6E7F": true,
-		"29:1abc":                              false,
-		"5b1c2f3e8a9b4c0d9e1f2a3b4c5d6e7f":     false,
-		"5b1c2f3e-8a9b-4c0d-9e1f-2a3b4c5d6e7g": false,
-	} {
-		if got := isGUID(give); got != want {
-			t.Errorf("isGUID(%q) = %v; want %v", give, got, want)
-		}
-	}
-}
