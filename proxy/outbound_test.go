@@ -42,6 +42,14 @@ func (f *fakeTokens) Token(context.Context) (string, error) {
 	return fmt.Sprintf("token-%d", f.gen), nil
 }
 
+// counts returns the calls and invalidations so far, under the lock: the
+// handler writes them on the server's goroutines.
+func (f *fakeTokens) counts() (calls int, invalidated []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls, append([]string(nil), f.invalidated...)
+}
+
 func (f *fakeTokens) Invalidate(token string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -264,8 +272,8 @@ func TestOutboundRetriesOnceAfter401(t *testing.T) {
 	if len(reqs) != 2 || reqs[0].Header.Get("Authorization") != "Bearer token-0" || reqs[1].Header.Get("Authorization") != "Bearer token-1" {
 		t.Fatalf("upstream saw %d requests; want token-0 then token-1", len(reqs))
 	}
-	if len(h.tokens.invalidated) != 1 || h.tokens.invalidated[0] != "token-0" {
-		t.Errorf("invalidated = %v; want [token-0]", h.tokens.invalidated)
+	if _, invalidated := h.tokens.counts(); len(invalidated) != 1 || invalidated[0] != "token-0" {
+		t.Errorf("invalidated = %v; want [token-0]", invalidated)
 	}
 }
 
@@ -312,8 +320,11 @@ func TestOutboundRetryAfter(t *testing.T) {
 			if n := len(h.conn.Requests()); n != tt.wantCalls {
 				t.Errorf("upstream calls = %d; want %d", n, tt.wantCalls)
 			}
-			if tt.wantSleeps != nil && fmt.Sprint(h.sleeps) != fmt.Sprint(tt.wantSleeps) {
-				t.Errorf("sleeps = %v; want %v", h.sleeps, tt.wantSleeps)
+			h.sleepsMu.Lock()
+			sleeps := fmt.Sprint(h.sleeps)
+			h.sleepsMu.Unlock()
+			if tt.wantSleeps != nil && sleeps != fmt.Sprint(tt.wantSleeps) {
+				t.Errorf("sleeps = %v; want %v", sleeps, tt.wantSleeps)
 			}
 		})
 	}
@@ -351,8 +362,8 @@ func TestOutboundRefusesUntrustedUpstreams(t *testing.T) {
 			if n := len(h.conn.Requests()); n != 0 {
 				t.Errorf("connector got %d requests; want none", n)
 			}
-			if h.tokens.calls != 0 {
-				t.Errorf("token requested %d times for a refused call; want 0", h.tokens.calls)
+			if calls, _ := h.tokens.counts(); calls != 0 {
+				t.Errorf("token requested %d times for a refused call; want 0", calls)
 			}
 		})
 	}
