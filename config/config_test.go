@@ -62,22 +62,13 @@ func problems(t *testing.T, err error) []config.Problem {
 	return cerr.Problems
 }
 
-func mustSpec(t *testing.T, v string) store.Spec {
-	t.Helper()
-	s, err := store.ParseSpec(v)
-	if err != nil {
-		t.Fatalf("ParseSpec(%q): %v", v, err)
-	}
-	return s
-}
-
 // SIDECAR_STORE is parsed by the store package: Load hands on its Spec.
 func TestLoadStore(t *testing.T) {
 	t.Parallel()
 	for _, give := range []string{"memory:", "bolt:/var/lib/sidecar/refs.db", "rediss+cluster://:pw@h1:7000,h2:7001"} {
 		got := mustLoad(t, withEnv(map[string]string{"SIDECAR_STORE": give})).Store
-		if want := mustSpec(t, give); got != want {
-			t.Errorf("Load(SIDECAR_STORE=%q).Store = %v (%s); want %v (%s)", give, got, got.Kind(), want, want.Kind())
+		if want, err := store.ParseSpec(give); err != nil || got != want {
+			t.Errorf("Load(SIDECAR_STORE=%q).Store = %v (%s); want %v (%s), %v", give, got, got.Kind(), want, want.Kind(), err)
 		}
 	}
 }
@@ -85,6 +76,10 @@ func TestLoadStore(t *testing.T) {
 func TestLoadDefaults(t *testing.T) {
 	t.Parallel()
 	got := mustLoad(t, withEnv(nil))
+	defaultStore, err := store.ParseSpec("bolt:./data/references.db")
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := config.Config{
 		AppID:       appID,
 		AppPassword: secret,
@@ -102,7 +97,7 @@ func TestLoadDefaults(t *testing.T) {
 		AdminAddr:          ":9090",
 		BotURL:             "http://127.0.0.1:3980/api/messages",
 		OutboundURL:        "http://127.0.0.1:3979/",
-		Store:              mustSpec(t, "bolt:./data/references.db"),
+		Store:              defaultStore,
 		ReferenceCacheSize: 100000,
 		ReferenceTTL:       365 * 24 * time.Hour,
 		BotTimeout:         14 * time.Second,

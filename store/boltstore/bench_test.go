@@ -19,7 +19,7 @@ import (
 func BenchmarkGet(b *testing.B) {
 	newBolt := func(b *testing.B) *Bolt {
 		bo := openTestBolt(b, Options{})
-		bulkPut(b, bo, storetest.BenchRefsSlice(storetest.BenchRefs))
+		bulkPut(b, bo, storetest.SampleRefs(storetest.BenchRefs))
 		return bo
 	}
 	cached := func(b *testing.B, backend store.Store, size int) *cachedstore.Cached {
@@ -83,7 +83,7 @@ func BenchmarkBoltPut(b *testing.B) {
 // reference, when nothing has expired (the common case).
 func BenchmarkBoltSweep(b *testing.B) {
 	bo := openTestBolt(b, Options{})
-	refs := storetest.BenchRefsSlice(100_000)
+	refs := storetest.SampleRefs(100_000)
 	bulkPut(b, bo, refs)
 	for b.Loop() {
 		if n, err := bo.Sweep(context.Background()); err != nil || n != 0 {

@@ -28,7 +28,7 @@ func openTestBolt(tb testing.TB, opts Options) *Bolt {
 	}
 	b, err := Open(context.Background(), opts)
 	if err != nil {
-		tb.Fatalf("OpenBolt: %v", err)
+		tb.Fatalf("Open: %v", err)
 	}
 	tb.Cleanup(func() { _ = b.Close() })
 	return b
@@ -92,14 +92,14 @@ func TestBoltLockedFile(t *testing.T) {
 		t.Fatal("second Open succeeded; want a lock error")
 	}
 	if !errors.Is(err, store.ErrLocked) || !errors.Is(err, berrors.ErrTimeout) || !strings.Contains(err.Error(), "locked by another process") {
-		t.Errorf("OpenBolt error = %v; want a lock timeout naming the cause", err)
+		t.Errorf("Open error = %v; want a lock timeout naming the cause", err)
 	}
 	if !strings.Contains(err.Error(), path) {
-		t.Errorf("OpenBolt error = %v; want it to name %s", err, path)
+		t.Errorf("Open error = %v; want it to name %s", err, path)
 	}
 	// bbolt gives up one retry step (50 ms) early.
 	if elapsed < timeout/2 || elapsed > timeout+2*time.Second {
-		t.Errorf("OpenBolt gave up after %s; want about %s", elapsed, timeout)
+		t.Errorf("Open gave up after %s; want about %s", elapsed, timeout)
 	}
 }
 
@@ -255,7 +255,7 @@ func TestBoltUnavailable(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
 		if _, err := Open(t.Context(), Options{Path: filepath.Join(dir, "references.db")}); err == nil {
-			t.Error("OpenBolt in a read-only directory succeeded; want an error")
+			t.Error("Open in a read-only directory succeeded; want an error")
 		}
 	})
 }

@@ -474,7 +474,7 @@ func TestCachedRunsBackendLoop(t *testing.T) {
 	}
 }
 
-func TestNewCachedRejects(t *testing.T) {
+func TestNewRejects(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
@@ -487,7 +487,7 @@ func TestNewCachedRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		if _, err := New(tt.backend, tt.opts); err == nil {
-			t.Errorf("%s: NewCached succeeded; want an error", tt.name)
+			t.Errorf("%s: New succeeded; want an error", tt.name)
 		}
 	}
 }

@@ -192,7 +192,7 @@ func testRedisList(t *testing.T, r *Redis, prefix string) {
 	}
 }
 
-func TestOpenRedisUnreachable(t *testing.T) {
+func TestOpenUnreachable(t *testing.T) {
 	t.Parallel()
 	url := fmt.Sprintf("redis://bot:s3cret-pw@127.0.0.1:%d/0", redistest.FreePort(t))
 	start := time.Now()
@@ -208,7 +208,7 @@ func TestOpenRedisUnreachable(t *testing.T) {
 	}
 }
 
-func TestOpenRedisNamespace(t *testing.T) {
+func TestOpenNamespace(t *testing.T) {
 	t.Parallel()
 	for _, give := range []string{"", "a:b", "{app}"} {
 		if _, err := Open(t.Context(), Options{URL: "redis://127.0.0.1:1", Namespace: give}); err == nil {

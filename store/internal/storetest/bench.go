@@ -29,8 +29,8 @@ func Fill(b *testing.B, s store.Store) {
 	}
 }
 
-// BenchRefsSlice returns the references Fill stores.
-func BenchRefsSlice(n int) []store.Reference {
+// SampleRefs returns the first n references Fill stores.
+func SampleRefs(n int) []store.Reference {
 	refs := make([]store.Reference, n)
 	for i := range refs {
 		refs[i] = SampleRef(i, BenchTenant(i))
