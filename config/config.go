@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/botsidecar/sidecar/store"
 )
 
 // Config is the sidecar's configuration. Its tags are the variable table:
@@ -57,8 +59,9 @@ type Config struct {
 	// AcceptEntraTokens also accepts inbound tokens from the bot's tenant.
 	AcceptEntraTokens bool `env:"SIDECAR_ACCEPT_ENTRA_TOKENS" envDefault:"false" usage:"also accept inbound tokens issued by the bot's own Entra tenant"`
 
-	// Store is where conversation references are kept.
-	Store Store `env:"SIDECAR_STORE" envDefault:"bolt:./data/references.db" usage:"reference store: bolt:PATH, memory:, redis://… or rediss://…"`
+	// Store is where conversation references are kept. The store package
+	// parses it (store.ParseSpec) and masks a Redis password when printed.
+	Store store.Spec `env:"SIDECAR_STORE" envDefault:"bolt:./data/references.db" usage:"reference store: bolt:PATH, memory:, redis://… or rediss://…"`
 	// ReferenceCacheSize bounds the references held in memory (LRU).
 	ReferenceCacheSize int `env:"SIDECAR_REFERENCE_CACHE_SIZE" envDefault:"100000" usage:"most conversation references held in memory (LRU)"`
 	// ReferenceTTL is how long an unused reference is kept.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/botsidecar/sidecar/config"
+	"github.com/botsidecar/sidecar/store"
 )
 
 const (
@@ -61,9 +62,24 @@ func problems(t *testing.T, err error) []config.Problem {
 	return cerr.Problems
 }
 
+// SIDECAR_STORE is parsed by the store package: Load hands on its Spec.
+func TestLoadStore(t *testing.T) {
+	t.Parallel()
+	for _, give := range []string{"memory:", "bolt:/var/lib/sidecar/refs.db", "rediss+cluster://:pw@h1:7000,h2:7001"} {
+		got := mustLoad(t, withEnv(map[string]string{"SIDECAR_STORE": give})).Store
+		if want, err := store.ParseSpec(give); err != nil || got != want {
+			t.Errorf("Load(SIDECAR_STORE=%q).Store = %v (%s); want %v (%s), %v", give, got, got.Kind(), want, want.Kind(), err)
+		}
+	}
+}
+
 func TestLoadDefaults(t *testing.T) {
 	t.Parallel()
 	got := mustLoad(t, withEnv(nil))
+	defaultStore, err := store.ParseSpec("bolt:./data/references.db")
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := config.Config{
 		AppID:       appID,
 		AppPassword: secret,
@@ -81,7 +97,7 @@ func TestLoadDefaults(t *testing.T) {
 		AdminAddr:          ":9090",
 		BotURL:             "http://127.0.0.1:3980/api/messages",
 		OutboundURL:        "http://127.0.0.1:3979/",
-		Store:              "bolt:./data/references.db",
+		Store:              defaultStore,
 		ReferenceCacheSize: 100000,
 		ReferenceTTL:       365 * 24 * time.Hour,
 		BotTimeout:         14 * time.Second,

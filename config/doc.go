@@ -17,6 +17,9 @@
 // including that exactly one credential is configured, and returns one
 // *Error naming every bad variable. Secrets are of type Secret, which
 // prints as "[redacted]" however it is formatted or marshalled, so a Config
-// may be logged whole. Load reads no files: the credential files are read
+// may be logged whole; SIDECAR_STORE is a store.Spec, which the store
+// package parses and prints with a Redis password masked (config imports
+// that leaf package, which is std-lib only, so that the value is parsed in
+// one place). Load reads no files: the credential files are read
 // by the code that builds the credential.
 package config

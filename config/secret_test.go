@@ -103,31 +103,3 @@ func TestSecretsNeverShown(t *testing.T) {
 		})
 	}
 }
-
-func TestStore(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		give       config.Store
-		wantKind   string
-		wantPath   string
-		wantString string
-	}{
-		{"bolt:./data/references.db", config.StoreBolt, "./data/references.db", "bolt:./data/references.db"},
-		{"bolt:/var/lib/sidecar/refs.db", config.StoreBolt, "/var/lib/sidecar/refs.db", "bolt:/var/lib/sidecar/refs.db"},
-		{"memory:", config.StoreMemory, "", "memory:"},
-		{"redis://cache:6379/0", config.StoreRedis, "", "redis://cache:6379/0"},
-		{"rediss://user:pw@cache:6380", config.StoreRedis, "", "rediss://user:xxxxx@cache:6380"},
-		{"bolt:", "", "", "bolt:"},
-	}
-	for _, tt := range tests {
-		if got := tt.give.Kind(); got != tt.wantKind {
-			t.Errorf("Store(%q).Kind() = %q; want %q", tt.give.Value(), got, tt.wantKind)
-		}
-		if got := tt.give.Path(); got != tt.wantPath {
-			t.Errorf("Store(%q).Path() = %q; want %q", tt.give.Value(), got, tt.wantPath)
-		}
-		if got := fmt.Sprintf("%v|%s|%#v", tt.give, tt.give, tt.give); got != strings.Repeat(tt.wantString+"|", 2)+tt.wantString {
-			t.Errorf("Store(%q) printed %q; want %q each time", tt.give.Value(), got, tt.wantString)
-		}
-	}
-}

@@ -3,6 +3,8 @@ package config
 import (
 	"reflect"
 	"strings"
+
+	"github.com/botsidecar/sidecar/store"
 )
 
 // Variable describes one setting. The table Variables returns is the one
@@ -49,8 +51,8 @@ func (v variable) display(value string) string {
 	switch v.typ {
 	case reflect.TypeFor[Secret]():
 		return ""
-	case reflect.TypeFor[Store]():
-		return Store(value).String()
+	case reflect.TypeFor[store.Spec]():
+		return store.RedactURL(value)
 	}
 	return value
 }

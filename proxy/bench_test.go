@@ -14,6 +14,7 @@ import (
 
 	"github.com/botsidecar/sidecar/internal/fakes"
 	"github.com/botsidecar/sidecar/store"
+	"github.com/botsidecar/sidecar/store/memstore"
 )
 
 // benchActivity is a realistic Teams reply as botbuilder-js sends it.
@@ -24,7 +25,7 @@ const benchActivity = `{"type":"message","serviceUrl":"http://127.0.0.1:3979/","
 func newBenchOutbound(b *testing.B) (*Outbound, *fakes.Connector) {
 	conn := fakes.NewConnector(fakes.ConnectorOptions{Quiet: true})
 	b.Cleanup(conn.Close)
-	mem, _ := store.NewMemory(10)
+	mem, _ := memstore.New(10)
 	trust, _ := NewTrustList(nil)
 	_ = mem.Put(context.Background(), store.Reference{ConversationID: "a:1personal", ServiceURL: conn.ServiceURL(), Vouched: true,
 		ChannelID: "msteams", Bot: []byte(`{"id":"28:` + testAppID + `","name":"Echo"}`)})

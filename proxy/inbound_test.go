@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/botsidecar/sidecar/store"
+	"github.com/botsidecar/sidecar/store/memstore"
 )
 
 // fakeAuth accepts the token "good" (vouching) and "entra" (not vouching).
@@ -46,7 +47,7 @@ func (failingStore) Put(context.Context, store.Reference) error {
 
 type inboundHarness struct {
 	t       *testing.T
-	store   *store.Memory
+	store   *memstore.Memory
 	trust   *TrustList
 	srv     *httptest.Server
 	mu      sync.Mutex
@@ -59,7 +60,7 @@ type inboundHarness struct {
 func newInboundHarness(t *testing.T, bot http.HandlerFunc, mod func(*InboundOptions)) *inboundHarness {
 	t.Helper()
 	h := &inboundHarness{t: t}
-	h.store, _ = store.NewMemory(100)
+	h.store, _ = memstore.New(100)
 	h.trust, _ = NewTrustList(nil)
 	botSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/botsidecar/sidecar/internal/fakes"
-	"github.com/botsidecar/sidecar/store"
+	"github.com/botsidecar/sidecar/store/memstore"
 )
 
 // TestMetricsAfterScriptedRun plays a few calls and compares the counters
@@ -23,7 +23,7 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 	}
 	h := newHarness(t, func(o *OutboundOptions) {
 		o.Metrics = m
-		o.References = InstrumentedStore{Store: o.References.(*store.Memory), Metrics: m}
+		o.References = InstrumentedStore{Store: o.References.(*memstore.Memory), Metrics: m}
 	})
 	h.putRef("a:1")
 	h.do("POST", "/v3/conversations/a:1/activities", `{"type":"message"}`, nil) // 200

@@ -19,6 +19,7 @@ import (
 
 	"github.com/botsidecar/sidecar/internal/fakes"
 	"github.com/botsidecar/sidecar/store"
+	"github.com/botsidecar/sidecar/store/memstore"
 )
 
 const testAppID = "00000000-0000-0000-0000-00000000b07a"
@@ -63,7 +64,7 @@ type harness struct {
 	t          *testing.T
 	conn       *fakes.Connector
 	tokens     *fakeTokens
-	store      *store.Memory
+	store      *memstore.Memory
 	trust      *TrustList
 	handler    *Outbound
 	srv        *httptest.Server
@@ -81,7 +82,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Cleanup(h.conn.Close)
 	h.serviceURL = h.conn.ServiceURL()
 	var err error
-	if h.store, err = store.NewMemory(100); err != nil {
+	if h.store, err = memstore.New(100); err != nil {
 		t.Fatal(err)
 	}
 	if h.trust, err = NewTrustList(nil); err != nil {
@@ -598,7 +599,7 @@ func TestOutboundSendAfterCreate(t *testing.T) {
 func TestNewOutboundRefusesUntrustedDefault(t *testing.T) {
 	t.Parallel()
 	trust, _ := NewTrustList(nil)
-	mem, _ := store.NewMemory(1)
+	mem, _ := memstore.New(1)
 	_, err := NewOutbound(OutboundOptions{AppID: testAppID, Tokens: &fakeTokens{}, References: mem, Trust: trust,
 		MaxBodyBytes: 1, DefaultServiceURL: "https://evil.example/"})
 	if err == nil || !strings.Contains(err.Error(), "SIDECAR_DEFAULT_SERVICE_URL") {

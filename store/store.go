@@ -1,6 +1,21 @@
-// Package store keeps conversation references: what the sidecar learned from
-// a validated inbound activity and needs later to send into that
+// Package store defines conversation references: what the sidecar learned
+// from a validated inbound activity and needs later to send into that
 // conversation (the real serviceUrl, the bot's channel account, the tenant).
+//
+// It is a leaf: it imports the standard library only, so that proxy, which
+// needs Reference, Lookup and ErrNotFound, and config, which parses
+// SIDECAR_STORE into a Spec, link no storage driver. It holds what every
+// backend and caller shares: the Reference type, the Store, Runner and
+// Lister interfaces, the sentinel errors, and the Spec that names a store.
+//
+// The backends live beside it, each importing this package and its own
+// driver only:
+//
+//	store/memstore     in process, an LRU (golang-lru)
+//	store/boltstore    one file, one process (bbolt)
+//	store/redisstore   shared by replicas, standalone or cluster (go-redis)
+//	store/cachedstore  a read-through LRU in front of another Store
+//	store/backends     Open: the store a Spec names, assembled from the above
 package store
 
 import (
@@ -11,8 +26,27 @@ import (
 	"time"
 )
 
-// ErrNotFound is returned when no reference is stored for a key.
-var ErrNotFound = errors.New("reference not found")
+// Sentinel errors. Backends wrap them; callers branch with errors.Is.
+var (
+	// ErrNotFound is returned when no reference is stored for a key.
+	ErrNotFound = errors.New("reference not found")
+	// ErrUnavailable marks a failure of the storage itself (a disk that is
+	// full or read-only, a closed database, an unreachable Redis) as
+	// opposed to a missing reference. Callers answer 503 so the channel
+	// retries later.
+	ErrUnavailable = errors.New("reference store unavailable")
+	// ErrLocked is returned when opening a store file that another process
+	// holds (bbolt's exclusive lock): most likely a running sidecar.
+	ErrLocked = errors.New("locked by another process (is another sidecar running?)")
+	// ErrCorrupt marks a stored value that does not decode: the storage
+	// works, so it is not ErrUnavailable.
+	ErrCorrupt = errors.New("corrupt reference")
+)
+
+// DefaultTTL is how long a reference lives in a persistent backend without
+// an inbound activity refreshing it. Bots send proactive messages months
+// after the last message they received, so it is long.
+const DefaultTTL = 365 * 24 * time.Hour
 
 // Reference is a conversation reference captured from an inbound activity
 // whose channel token was validated. It holds no secrets.
@@ -60,6 +94,29 @@ type Store interface {
 	// Delete removes the reference; deleting a missing one is not an error.
 	Delete(ctx context.Context, conversationID string) error
 	Close() error
+}
+
+// Runner is implemented by a store with background work (Bolt's expiry
+// sweep, Cached's write retries). The owner runs it for the store's life:
+//
+//	s, err := backends.Open(ctx, cfg.Store, opts)
+//	…
+//	if r, ok := s.(store.Runner); ok {
+//		g.Go(func() error { return r.Run(ctx) })
+//	}
+//	…
+//	// after ctx is cancelled and g.Wait returns:
+//	s.Close()
+type Runner interface {
+	// Run blocks until ctx is done; it returns nil then.
+	Run(ctx context.Context) error
+}
+
+// Lister is implemented by the stores that can enumerate their references
+// (for `references list`).
+type Lister interface {
+	// List calls fn with each live reference until fn returns false.
+	List(ctx context.Context, fn func(Reference) bool) error
 }
 
 // ChannelOf returns the channel conversation id of a Teams channel thread id

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -19,6 +20,8 @@ import (
 	"github.com/botsidecar/sidecar/config"
 	"github.com/botsidecar/sidecar/proxy"
 	"github.com/botsidecar/sidecar/store"
+	"github.com/botsidecar/sidecar/store/backends"
+	"github.com/botsidecar/sidecar/store/redisstore"
 	"github.com/botsidecar/sidecar/tokencache"
 )
 
@@ -238,7 +241,7 @@ func tokenOptions(cfg config.Config, logger *zap.Logger, client *http.Client) to
 // sends resolve from the cache, which beats taking every replica out of
 // the Service at once. A local store that cannot be read does.
 func (a *app) storeReady() error {
-	if a.cfg.Store.Kind() == config.StoreRedis {
+	if a.cfg.Store.Kind() == store.KindRedis {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -252,8 +255,14 @@ func (a *app) storeReady() error {
 // openStore opens SIDECAR_STORE, namespaced by the app id so that bots can
 // share one Redis.
 func openStore(ctx context.Context, cfg config.Config, logger *zap.Logger) (store.Store, error) {
-	store.SetRedisLogger(logger.Named("redis"))
-	s, err := store.Open(ctx, cfg.Store.Value(), store.OpenOptions{
+	if cfg.Store.Kind() == store.KindRedis {
+		// go-redis logs some events itself, as plain stderr lines by
+		// default, through one logger per process (it has none per
+		// client): the program owns the process's stderr, so it routes
+		// them into zap here; the store packages set nothing global.
+		redis.SetLogger(redisstore.DriverLog(logger.Named("redis")))
+	}
+	s, err := backends.Open(ctx, cfg.Store, backends.Options{
 		CacheSize: cfg.ReferenceCacheSize,
 		TTL:       cfg.ReferenceTTL,
 		Namespace: cfg.AppID,

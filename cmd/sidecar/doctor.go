@@ -17,6 +17,7 @@ import (
 	"github.com/botsidecar/sidecar/config"
 	"github.com/botsidecar/sidecar/proxy"
 	"github.com/botsidecar/sidecar/store"
+	"github.com/botsidecar/sidecar/store/backends"
 	"github.com/botsidecar/sidecar/tokencache"
 )
 
@@ -188,11 +189,11 @@ func checkStore(ctx context.Context, cfg config.Config) check {
 	c := check{Name: "store"}
 	sctx, cancel := context.WithTimeout(ctx, doctorTimeout)
 	defer cancel()
-	s, err := store.Open(sctx, cfg.Store.Value(), store.OpenOptions{CacheSize: 16, TTL: cfg.ReferenceTTL, Namespace: cfg.AppID, Logger: zap.NewNop()})
+	s, err := backends.Open(sctx, cfg.Store, backends.Options{CacheSize: 16, TTL: cfg.ReferenceTTL, Namespace: cfg.AppID, Logger: zap.NewNop()})
 	if err != nil {
 		c.Detail = err.Error()
 		c.Fix = "check SIDECAR_STORE: the file's directory must be writable (bolt), the server reachable (redis)"
-		if strings.Contains(err.Error(), "locked") {
+		if errors.Is(err, store.ErrLocked) {
 			c.OK, c.Detail, c.Fix = true, cfg.Store.String()+" is in use by a running sidecar (it holds the file lock)", ""
 		}
 		return c

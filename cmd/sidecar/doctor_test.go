@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/botsidecar/sidecar/internal/fakes"
+	"github.com/botsidecar/sidecar/store"
+	"github.com/botsidecar/sidecar/store/backends"
 )
 
 type doctorEnv struct {
@@ -131,5 +133,25 @@ func TestDoctorJSON(t *testing.T) {
 	}
 	if report.OK || len(report.Checks) != 5 || report.Checks[4].Name != "bot" || report.Checks[4].OK || report.Checks[1].Name != "token" || !report.Checks[1].OK {
 		t.Errorf("report = %+v", report)
+	}
+}
+
+// A bolt file that a running sidecar holds is not a failure: doctor knows
+// the lock by store.ErrLocked, not by the error's wording.
+func TestDoctorStoreHeldByRunningSidecar(t *testing.T) {
+	t.Parallel()
+	d := newDoctorEnv(t)
+	spec, err := store.ParseSpec(d.env["SIDECAR_STORE"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := backends.Open(t.Context(), spec, backends.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	out, err := d.run(t)
+	if err != nil || !strings.Contains(out, "ok   store") || !strings.Contains(out, "in use by a running sidecar") {
+		t.Errorf("doctor with the store held = %v; want ok store, in use:\n%s", err, out)
 	}
 }

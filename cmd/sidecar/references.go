@@ -12,6 +12,7 @@ import (
 
 	"github.com/botsidecar/sidecar/config"
 	"github.com/botsidecar/sidecar/store"
+	"github.com/botsidecar/sidecar/store/backends"
 )
 
 const referencesUsage = `usage: sidecar references [--store SPEC] [--app-id ID] list | get ID | delete ID
@@ -46,9 +47,13 @@ func runReferences(ctx context.Context, args, environ []string, stdout, stderr i
 		fs.Usage()
 		return errors.New("references: want list, get ID or delete ID")
 	}
-	s, err := store.Open(ctx, *spec, store.OpenOptions{CacheSize: 16, Namespace: *appID, Logger: zap.NewNop()})
+	sp, err := store.ParseSpec(*spec)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", store.RedactURL(*spec), err)
+		return fmt.Errorf("--store %s: %w", store.RedactURL(*spec), err)
+	}
+	s, err := backends.Open(ctx, sp, backends.Options{CacheSize: 16, Namespace: *appID, Logger: zap.NewNop()})
+	if err != nil {
+		return fmt.Errorf("open %s: %w", sp, err)
 	}
 	defer s.Close()
 	enc := json.NewEncoder(stdout)
@@ -56,7 +61,7 @@ func runReferences(ctx context.Context, args, environ []string, stdout, stderr i
 	case "list":
 		l, ok := s.(store.Lister)
 		if !ok {
-			return fmt.Errorf("store %s cannot be listed", store.RedactURL(*spec))
+			return fmt.Errorf("store %s cannot be listed", sp)
 		}
 		count := 0
 		err := l.List(ctx, func(r store.Reference) bool {

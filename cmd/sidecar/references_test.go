@@ -10,12 +10,17 @@ import (
 	"time"
 
 	"github.com/botsidecar/sidecar/store"
+	"github.com/botsidecar/sidecar/store/backends"
 )
 
 func TestReferencesCommand(t *testing.T) {
 	t.Parallel()
 	spec := "bolt:" + filepath.Join(t.TempDir(), "refs.db")
-	s, err := store.Open(context.Background(), spec, store.OpenOptions{})
+	sp, err := store.ParseSpec(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := backends.Open(context.Background(), sp, backends.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

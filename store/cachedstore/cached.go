@@ -1,6 +1,12 @@
-package store
+// Package cachedstore puts a read-through LRU in front of another Store:
+// busy conversations are read from memory and an unchanged reference is not
+// written again. In front of a shared backend it also queues writes that
+// fail while the backend is unavailable and retries them. It imports store,
+// golang-lru and zap only.
+package cachedstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,9 +16,11 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"go.uber.org/zap"
+
+	"github.com/botsidecar/sidecar/store"
 )
 
-// Defaults of CachedOptions.
+// Defaults of Options.
 const (
 	// DefaultCacheSize is the number of references Cached keeps in memory.
 	DefaultCacheSize = 100_000
@@ -28,8 +36,8 @@ const (
 	closeFlushTimeout = 2 * time.Second
 )
 
-// CachedOptions configures NewCached.
-type CachedOptions struct {
+// Options configures New.
+type Options struct {
 	// Size is the number of references kept in memory; DefaultCacheSize when zero.
 	Size int
 	// Logger receives the retry loop's messages; a no-op logger when nil.
@@ -39,7 +47,7 @@ type CachedOptions struct {
 	RetryInterval time.Duration
 	// Durable makes Put return backend failures (a local file: the inbound
 	// activity gets 503 and the channel retries it). Otherwise a write that
-	// fails with ErrUnavailable (a shared Redis) is kept in memory, queued
+	// fails with store.ErrUnavailable (a shared Redis) is kept in memory, queued
 	// for retry, and Put succeeds, so the activity still reaches the bot.
 	Durable bool
 	// TTL is the backend's TTL: a cached reference older than that is not
@@ -65,9 +73,9 @@ type CachedOptions struct {
 // Cached is a read-through LRU in front of a backend Store. It keeps
 // reads of busy conversations in memory, and it skips writing a reference
 // that has not changed since it was last written (see
-// CachedOptions.RefreshAfter), so a busy conversation costs no I/O.
+// Options.RefreshAfter), so a busy conversation costs no I/O.
 type Cached struct {
-	backend      Store
+	backend      store.Store
 	refs         *lru.Cache[string, entry]
 	tenants      *lru.Cache[string, string] // tenant id → newest conversation id
 	durable      bool
@@ -82,9 +90,9 @@ type Cached struct {
 	// mu orders the LRU updates that race: a queued write, its flush and a
 	// fill from the backend must not replace a newer entry with an older.
 	mu       sync.Mutex
-	pending  map[string]Reference // conversation id → latest unwritten reference
-	failing  bool                 // in a failure burst: Puts queue without trying
-	overflow bool                 // the queue was full during this burst
+	pending  map[string]store.Reference // conversation id → latest unwritten reference
+	failing  bool                       // in a failure burst: Puts queue without trying
+	overflow bool                       // the queue was full during this burst
 	wake     chan struct{}
 
 	flushMu sync.Mutex // one flush at a time: Run's and Close's
@@ -92,7 +100,7 @@ type Cached struct {
 
 // entry is a cached reference and what is known of its backend copy.
 type entry struct {
-	ref Reference
+	ref store.Reference
 	// persisted is false while the backend lacks this version (a queued or
 	// dropped write); such an entry is never skipped on Put nor re-read.
 	persisted bool
@@ -101,14 +109,14 @@ type entry struct {
 }
 
 var (
-	_ Store  = (*Cached)(nil)
-	_ Runner = (*Cached)(nil)
-	_ Lister = (*Cached)(nil)
+	_ store.Store  = (*Cached)(nil)
+	_ store.Runner = (*Cached)(nil)
+	_ store.Lister = (*Cached)(nil)
 )
 
-// NewCached returns a Cached in front of backend. Its Run method runs the
+// New returns a Cached in front of backend. Its Run method runs the
 // retry loop and, when the backend is a Runner, the backend's loop too.
-func NewCached(backend Store, opts CachedOptions) (*Cached, error) {
+func New(backend store.Store, opts Options) (*Cached, error) {
 	if backend == nil {
 		return nil, errors.New("cached store: nil backend")
 	}
@@ -136,10 +144,10 @@ func NewCached(backend Store, opts CachedOptions) (*Cached, error) {
 		refreshAfter: opts.RefreshAfter,
 		maxAge:       opts.MaxAge,
 		maxPending:   opts.MaxPending,
-		retry:        orDefault(opts.RetryInterval, DefaultRetryInterval),
+		retry:        cmp.Or(opts.RetryInterval, DefaultRetryInterval),
 		now:          opts.Now,
 		logger:       opts.Logger,
-		pending:      make(map[string]Reference),
+		pending:      make(map[string]store.Reference),
 		wake:         make(chan struct{}, 1),
 	}
 	if c.refreshAfter <= 0 {
@@ -160,9 +168,9 @@ func NewCached(backend Store, opts CachedOptions) (*Cached, error) {
 	return c, nil
 }
 
-// Put implements Store. An unchanged reference written less than
+// Put implements store.Store. An unchanged reference written less than
 // RefreshAfter ago is not written again.
-func (c *Cached) Put(ctx context.Context, ref Reference) error {
+func (c *Cached) Put(ctx context.Context, ref store.Reference) error {
 	if ref.ConversationID == "" {
 		return errors.New("put reference: empty conversation id")
 	}
@@ -190,7 +198,7 @@ func (c *Cached) Put(ctx context.Context, ref Reference) error {
 		c.mu.Unlock()
 		c.noteTenant(ref)
 		return nil
-	case c.durable || !errors.Is(err, ErrUnavailable):
+	case c.durable || !errors.Is(err, store.ErrUnavailable):
 		return err
 	}
 	c.mu.Lock()
@@ -206,7 +214,7 @@ func (c *Cached) Put(ctx context.Context, ref Reference) error {
 
 // queueIfFailing queues ref without trying the backend while a failure
 // burst lasts: each try could cost the inbound activity a timeout.
-func (c *Cached) queueIfFailing(ref Reference) bool {
+func (c *Cached) queueIfFailing(ref store.Reference) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.failing {
@@ -216,7 +224,7 @@ func (c *Cached) queueIfFailing(ref Reference) bool {
 	return true
 }
 
-func (c *Cached) queueLocked(ref Reference) {
+func (c *Cached) queueLocked(ref store.Reference) {
 	id := ref.ConversationID
 	// The memory copy serves Gets either way, and, not persisted, it makes
 	// the next Put of this conversation write again.
@@ -240,15 +248,15 @@ func (c *Cached) queueLocked(ref Reference) {
 	}
 }
 
-func (c *Cached) noteTenant(ref Reference) {
+func (c *Cached) noteTenant(ref store.Reference) {
 	if ref.TenantID != "" {
 		c.tenants.Add(ref.TenantID, ref.ConversationID)
 	}
 }
 
-// Get implements Store. A miss reads the backend; when the backend is
+// Get implements store.Store. A miss reads the backend; when the backend is
 // unavailable, a cached copy older than MaxAge is still served.
-func (c *Cached) Get(ctx context.Context, conversationID string) (Reference, error) {
+func (c *Cached) Get(ctx context.Context, conversationID string) (store.Reference, error) {
 	now := c.now()
 	e, ok := c.refs.Get(conversationID)
 	if ok && c.ttl > 0 && now.Sub(e.ref.UpdatedAt) > c.ttl {
@@ -269,21 +277,21 @@ func (c *Cached) Get(ctx context.Context, conversationID string) (Reference, err
 	case err == nil:
 		c.fill(ref, now)
 		return ref, nil
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		if ok { // expired or deleted by another replica
 			c.refs.Remove(conversationID)
 		}
-		return Reference{}, err
-	case ok && errors.Is(err, ErrUnavailable):
+		return store.Reference{}, err
+	case ok && errors.Is(err, store.ErrUnavailable):
 		return e.ref, nil
 	default:
-		return Reference{}, err
+		return store.Reference{}, err
 	}
 }
 
 // fill caches a reference read from the backend unless a newer one was
 // put while the read was in flight.
-func (c *Cached) fill(ref Reference, now time.Time) {
+func (c *Cached) fill(ref store.Reference, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cur, ok := c.refs.Peek(ref.ConversationID); ok && (!cur.persisted || cur.ref.UpdatedAt.After(ref.UpdatedAt)) {
@@ -292,9 +300,9 @@ func (c *Cached) fill(ref Reference, now time.Time) {
 	c.refs.Add(ref.ConversationID, entry{ref: ref, persisted: true, checked: now})
 }
 
-// NewestForTenant implements Store. The memory's tenant map knows the
+// NewestForTenant implements store.Store. The memory's tenant map knows the
 // conversations this process saw, written or not; the backend knows all.
-func (c *Cached) NewestForTenant(ctx context.Context, tenantID string) (Reference, error) {
+func (c *Cached) NewestForTenant(ctx context.Context, tenantID string) (store.Reference, error) {
 	if id, ok := c.tenants.Get(tenantID); ok {
 		if ref, err := c.Get(ctx, id); err == nil && ref.TenantID == tenantID {
 			return ref, nil
@@ -302,13 +310,13 @@ func (c *Cached) NewestForTenant(ctx context.Context, tenantID string) (Referenc
 	}
 	ref, err := c.backend.NewestForTenant(ctx, tenantID)
 	if err != nil {
-		return Reference{}, err
+		return store.Reference{}, err
 	}
 	c.fill(ref, c.now())
 	return ref, nil
 }
 
-// Delete implements Store; it also drops a queued write of the reference.
+// Delete implements store.Store; it also drops a queued write of the reference.
 func (c *Cached) Delete(ctx context.Context, conversationID string) error {
 	c.mu.Lock()
 	delete(c.pending, conversationID)
@@ -317,9 +325,9 @@ func (c *Cached) Delete(ctx context.Context, conversationID string) error {
 	return c.backend.Delete(ctx, conversationID)
 }
 
-// List implements Lister through the backend; queued writes are not listed.
-func (c *Cached) List(ctx context.Context, fn func(Reference) bool) error {
-	l, ok := c.backend.(Lister)
+// List implements store.Lister through the backend; queued writes are not listed.
+func (c *Cached) List(ctx context.Context, fn func(store.Reference) bool) error {
+	l, ok := c.backend.(store.Lister)
 	if !ok {
 		return errors.New("list references: the backend cannot list")
 	}
@@ -341,7 +349,7 @@ func (c *Cached) Run(ctx context.Context) error {
 		wg         sync.WaitGroup
 		backendErr error
 	)
-	if r, ok := c.backend.(Runner); ok {
+	if r, ok := c.backend.(store.Runner); ok {
 		wg.Go(func() { backendErr = r.Run(ctx) })
 	}
 	c.retryLoop(ctx)
@@ -377,7 +385,7 @@ func (c *Cached) retryLoop(ctx context.Context) {
 }
 
 // flush writes the queued references and reports whether the queue
-// emptied. It stops at the first ErrUnavailable: the backend is still down.
+// emptied. It stops at the first store.ErrUnavailable: the backend is still down.
 func (c *Cached) flush(ctx context.Context) bool {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
@@ -386,7 +394,7 @@ func (c *Cached) flush(ctx context.Context) bool {
 	c.mu.Unlock()
 	for id, ref := range batch {
 		err := c.backend.Put(ctx, ref)
-		if errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
+		if errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil {
 			return false
 		}
 		c.mu.Lock()
@@ -433,11 +441,11 @@ func (c *Cached) flush(ctx context.Context) bool {
 	return true
 }
 
-func sameVersion(a, b Reference) bool {
+func sameVersion(a, b store.Reference) bool {
 	return a.SameAs(b) && a.UpdatedAt.Equal(b.UpdatedAt)
 }
 
-// Close implements Store. It makes one short last attempt at queued writes,
+// Close implements store.Store. It makes one short last attempt at queued writes,
 // then closes the backend; the owner stops Run first.
 func (c *Cached) Close() error {
 	var flushErr error
@@ -445,7 +453,7 @@ func (c *Cached) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
 		defer cancel()
 		if !c.flush(ctx) {
-			flushErr = fmt.Errorf("close reference store: %d queued writes not stored: %w", c.Pending(), ErrUnavailable)
+			flushErr = fmt.Errorf("close reference store: %d queued writes not stored: %w", c.Pending(), store.ErrUnavailable)
 		}
 	}
 	return errors.Join(flushErr, c.backend.Close())

@@ -1,4 +1,4 @@
-package store
+package redisstore
 
 import (
 	"context"
@@ -9,58 +9,63 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/botsidecar/sidecar/internal/redistest"
+	"github.com/botsidecar/sidecar/store"
+	"github.com/botsidecar/sidecar/store/cachedstore"
+	"github.com/botsidecar/sidecar/store/internal/storetest"
 )
 
 // openTestRedis opens a Redis store on s and closes it at the end.
-func openTestRedis(tb testing.TB, url string, opts RedisOptions) *Redis {
+func openTestRedis(tb testing.TB, url string, opts Options) *Redis {
 	tb.Helper()
 	opts.URL = url
 	if opts.Namespace == "" {
 		opts.Namespace = "00000000-0000-0000-0000-000000000001"
 	}
-	r, err := OpenRedis(context.Background(), opts)
+	r, err := Open(context.Background(), opts)
 	if err != nil {
-		tb.Fatalf("OpenRedis: %v", err)
+		tb.Fatalf("Open: %v", err)
 	}
 	tb.Cleanup(func() { _ = r.Close() })
 	return r
 }
 
 // rawRedis is a plain client for checking what the store wrote.
-func rawRedis(tb testing.TB, s *redisServer) *redis.Client {
+func rawRedis(tb testing.TB, s *redistest.Server) *redis.Client {
 	tb.Helper()
-	c := redis.NewClient(&redis.Options{Addr: s.addr()})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
 func TestRedisConformance(t *testing.T) {
 	t.Parallel()
-	testStore(t, openTestRedis(t, startRedis(t).URL(), RedisOptions{}))
+	storetest.Conformance(t, openTestRedis(t, redistest.Start(t).URL(), Options{}))
 }
 
 func TestCachedOverRedisConformance(t *testing.T) {
 	t.Parallel()
-	c, err := NewCached(openTestRedis(t, startRedis(t).URL(), RedisOptions{}), CachedOptions{Size: 100})
+	c, err := cachedstore.New(openTestRedis(t, redistest.Start(t).URL(), Options{}), cachedstore.Options{Size: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	testStore(t, c)
+	storetest.Conformance(t, c)
 }
 
 func TestRedisTLS(t *testing.T) {
 	t.Parallel()
-	testStore(t, openTestRedis(t, startTLSRedis(t).URL(), RedisOptions{}))
+	storetest.Conformance(t, openTestRedis(t, redistest.StartTLS(t).URL(), Options{}))
 }
 
 func TestRedisCluster(t *testing.T) {
 	t.Parallel()
-	url := startRedisCluster(t)
-	r := openTestRedis(t, url, RedisOptions{})
+	url := redistest.StartCluster(t)
+	r := openTestRedis(t, url, Options{})
 	if _, ok := r.client.(*redis.ClusterClient); !ok {
-		t.Fatalf("OpenRedis(%q) client is %T; want *redis.ClusterClient", url, r.client)
+		t.Fatalf("Open(%q) client is %T; want *redis.ClusterClient", url, r.client)
 	}
-	testStore(t, r)
+	storetest.Conformance(t, r)
 	t.Run("list spans nodes", func(t *testing.T) {
 		t.Parallel()
 		testRedisList(t, r, "list")
@@ -69,10 +74,10 @@ func TestRedisCluster(t *testing.T) {
 
 func TestRedisNamespaces(t *testing.T) {
 	t.Parallel()
-	s := startRedis(t)
-	a := openTestRedis(t, s.URL(), RedisOptions{Namespace: "app-a"})
-	b := openTestRedis(t, s.URL(), RedisOptions{Namespace: "app-b"})
-	refA := refAt("a:shared", "tenant", time.Now())
+	s := redistest.Start(t)
+	a := openTestRedis(t, s.URL(), Options{Namespace: "app-a"})
+	b := openTestRedis(t, s.URL(), Options{Namespace: "app-b"})
+	refA := storetest.RefAt("a:shared", "tenant", time.Now())
 	refB := refA
 	refB.ServiceURL = "https://smba.trafficmanager.net/emea/"
 	if err := a.Put(t.Context(), refA); err != nil {
@@ -84,7 +89,7 @@ func TestRedisNamespaces(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		give *Redis
-		want Reference
+		want store.Reference
 	}{
 		{"app-a", a, refA},
 		{"app-b", b, refB},
@@ -98,7 +103,7 @@ func TestRedisNamespaces(t *testing.T) {
 			t.Errorf("%s NewestForTenant = %q, %v; want %q", tt.name, got.ServiceURL, err, tt.want.ServiceURL)
 		}
 		n := 0
-		if err := tt.give.List(t.Context(), func(Reference) bool { n++; return true }); err != nil || n != 1 {
+		if err := tt.give.List(t.Context(), func(store.Reference) bool { n++; return true }); err != nil || n != 1 {
 			t.Errorf("%s List saw %d, %v; want 1", tt.name, n, err)
 		}
 	}
@@ -121,10 +126,10 @@ func TestRedisNamespaces(t *testing.T) {
 
 func TestRedisKeyTTL(t *testing.T) {
 	t.Parallel()
-	s := startRedis(t)
+	s := redistest.Start(t)
 	const ttl = 10 * time.Hour
-	clock := newFakeClock()
-	r := openTestRedis(t, s.URL(), RedisOptions{Namespace: "ns", TTL: ttl, Now: clock.Now})
+	clock := storetest.NewClock()
+	r := openTestRedis(t, s.URL(), Options{Namespace: "ns", TTL: ttl, Now: clock.Now})
 	raw := rawRedis(t, s)
 	tests := []struct {
 		name string
@@ -136,7 +141,7 @@ func TestRedisKeyTTL(t *testing.T) {
 		{"expired before written", ttl + time.Minute, 0},
 	}
 	for _, tt := range tests {
-		ref := refAt("a:"+tt.name, "tenant-"+tt.name, clock.Now().Add(-tt.age))
+		ref := storetest.RefAt("a:"+tt.name, "tenant-"+tt.name, clock.Now().Add(-tt.age))
 		if err := r.Put(t.Context(), ref); err != nil {
 			t.Fatalf("%s: Put: %v", tt.name, err)
 		}
@@ -160,19 +165,19 @@ func TestRedisKeyTTL(t *testing.T) {
 
 func TestRedisList(t *testing.T) {
 	t.Parallel()
-	testRedisList(t, openTestRedis(t, startRedis(t).URL(), RedisOptions{}), "")
+	testRedisList(t, openTestRedis(t, redistest.Start(t).URL(), Options{}), "")
 }
 
 // testRedisList stores more references than one SCAN batch and lists them.
 func testRedisList(t *testing.T, r *Redis, prefix string) {
 	const n = 1200
 	for i := range n {
-		if err := r.Put(t.Context(), refAt(fmt.Sprintf("a:%s%d", prefix, i), "", time.Now())); err != nil {
+		if err := r.Put(t.Context(), storetest.RefAt(fmt.Sprintf("a:%s%d", prefix, i), "", time.Now())); err != nil {
 			t.Fatal(err)
 		}
 	}
 	seen := map[string]bool{}
-	err := r.List(t.Context(), func(ref Reference) bool {
+	err := r.List(t.Context(), func(ref store.Reference) bool {
 		if strings.HasPrefix(ref.ConversationID, "a:"+prefix) {
 			seen[ref.ConversationID] = true
 		}
@@ -182,32 +187,32 @@ func testRedisList(t *testing.T, r *Redis, prefix string) {
 		t.Errorf("List saw %d references, %v; want %d", len(seen), err, n)
 	}
 	calls := 0
-	if err := r.List(t.Context(), func(Reference) bool { calls++; return false }); err != nil || calls != 1 {
+	if err := r.List(t.Context(), func(store.Reference) bool { calls++; return false }); err != nil || calls != 1 {
 		t.Errorf("List after fn returned false: %d calls, %v; want 1, nil", calls, err)
 	}
 }
 
-func TestOpenRedisUnreachable(t *testing.T) {
+func TestOpenUnreachable(t *testing.T) {
 	t.Parallel()
-	url := fmt.Sprintf("redis://bot:s3cret-pw@127.0.0.1:%d/0", freePort(t))
+	url := fmt.Sprintf("redis://bot:s3cret-pw@127.0.0.1:%d/0", redistest.FreePort(t))
 	start := time.Now()
-	_, err := OpenRedis(t.Context(), RedisOptions{URL: url, Namespace: "ns"})
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("OpenRedis(unreachable) error = %v; want ErrUnavailable", err)
+	_, err := Open(t.Context(), Options{URL: url, Namespace: "ns"})
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Open(unreachable) error = %v; want store.ErrUnavailable", err)
 	}
 	if strings.Contains(err.Error(), "s3cret-pw") {
-		t.Errorf("OpenRedis error %q shows the password", err)
+		t.Errorf("Open error %q shows the password", err)
 	}
 	if elapsed := time.Since(start); elapsed > 10*time.Second {
-		t.Errorf("OpenRedis took %s to fail; want a few seconds at most", elapsed)
+		t.Errorf("Open took %s to fail; want a few seconds at most", elapsed)
 	}
 }
 
-func TestOpenRedisNamespace(t *testing.T) {
+func TestOpenNamespace(t *testing.T) {
 	t.Parallel()
 	for _, give := range []string{"", "a:b", "{app}"} {
-		if _, err := OpenRedis(t.Context(), RedisOptions{URL: "redis://127.0.0.1:1", Namespace: give}); err == nil {
-			t.Errorf("OpenRedis(namespace %q) succeeded; want an error", give)
+		if _, err := Open(t.Context(), Options{URL: "redis://127.0.0.1:1", Namespace: give}); err == nil {
+			t.Errorf("Open(namespace %q) succeeded; want an error", give)
 		}
 	}
 }
@@ -217,9 +222,9 @@ func TestOpenRedisNamespace(t *testing.T) {
 // when the same server comes back.
 func TestCachedRedisOutage(t *testing.T) {
 	t.Parallel()
-	s := startRedis(t)
-	r := openTestRedis(t, s.URL(), RedisOptions{Namespace: "ns"})
-	c, err := NewCached(r, CachedOptions{Size: 100, RetryInterval: 20 * time.Millisecond})
+	s := redistest.Start(t)
+	r := openTestRedis(t, s.URL(), Options{Namespace: "ns"})
+	c, err := cachedstore.New(r, cachedstore.Options{Size: 100, RetryInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,39 +238,64 @@ func TestCachedRedisOutage(t *testing.T) {
 		}
 	}()
 
-	before := refAt("a:before", "tenant", time.Now())
+	before := storetest.RefAt("a:before", "tenant", time.Now())
 	if err := c.Put(t.Context(), before); err != nil {
 		t.Fatalf("Put with Redis up: %v", err)
 	}
 
 	s.Stop()
-	during := refAt("a:during", "tenant", time.Now())
+	during := storetest.RefAt("a:during", "tenant", time.Now())
 	if err := c.Put(t.Context(), during); err != nil {
 		t.Fatalf("Put with Redis down = %v; want nil", err)
 	}
 	if c.Pending() == 0 {
 		t.Fatal("Pending() = 0 with Redis down; want the write queued")
 	}
-	for _, want := range []Reference{before, during} {
+	for _, want := range []store.Reference{before, during} {
 		got, err := c.Get(t.Context(), want.ConversationID)
 		if err != nil {
 			t.Fatalf("Get(%q) with Redis down: %v", want.ConversationID, err)
 		}
-		sameVersionf(t, "Get with Redis down", got, want)
+		storetest.SameVersionf(t, "Get with Redis down", got, want)
 	}
-	if _, err := c.Get(t.Context(), "a:never-seen"); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("Get(uncached) with Redis down error = %v; want ErrUnavailable", err)
+	if _, err := c.Get(t.Context(), "a:never-seen"); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Get(uncached) with Redis down error = %v; want store.ErrUnavailable", err)
 	}
 
-	s.Start()
+	s.Restart()
 	raw := rawRedis(t, s)
-	waitFor(t, "queued write stored", func() bool {
+	storetest.WaitFor(t, "queued write stored", func() bool {
 		return raw.Exists(t.Context(), "botsidecar:ns:ref:a:during").Val() == 1
 	})
-	waitFor(t, "queue empty", func() bool { return c.Pending() == 0 })
+	storetest.WaitFor(t, "queue empty", func() bool { return c.Pending() == 0 })
 	got, err := r.NewestForTenant(t.Context(), "tenant")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameVersionf(t, "Redis NewestForTenant after recovery", got, during)
+	storetest.SameVersionf(t, "Redis NewestForTenant after recovery", got, during)
+}
+
+// BenchmarkGet reads a stored reference (hit) and a missing one (miss).
+// For Cached, hit is a memory hit and miss is a memory miss Redis serves.
+func BenchmarkGet(b *testing.B) {
+	newRedis := func(b *testing.B) *Redis {
+		r := openTestRedis(b, redistest.Start(b).URL(), Options{})
+		storetest.Fill(b, r)
+		return r
+	}
+	cached := func(b *testing.B, backend store.Store, size int) *cachedstore.Cached {
+		c, err := cachedstore.New(backend, cachedstore.Options{Size: size, Durable: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
+	b.Run("Redis", func(b *testing.B) {
+		r := newRedis(b)
+		storetest.BenchGet(b, r, r, false)
+	})
+	b.Run("CachedRedis", func(b *testing.B) {
+		r := newRedis(b)
+		storetest.BenchGet(b, cached(b, r, storetest.BenchRefs), cached(b, r, 1), true)
+	})
 }

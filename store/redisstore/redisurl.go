@@ -1,6 +1,7 @@
-package store
+package redisstore
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -12,25 +13,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The +cluster schemes select Redis Cluster. A scheme, rather than a query
-// option, keeps the choice visible at the start of SIDECAR_STORE, and lets
-// the seed hosts be listed where hosts are written.
+// The +cluster schemes select Redis Cluster (see store.Spec).
 const (
 	schemeCluster    = "redis+cluster"
 	schemeClusterTLS = "rediss+cluster"
 )
 
-// isRedisSpec reports whether spec is one of the URL forms OpenRedis takes.
-func isRedisSpec(spec string) bool {
-	for _, s := range []string{"redis://", "rediss://", schemeCluster + "://", schemeClusterTLS + "://"} {
-		if strings.HasPrefix(spec, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// newRedisClient builds a client for any form OpenRedis documents. It never
+// newRedisClient builds a client for any form Open documents. It never
 // returns an error that quotes the URL: url.Parse's errors do, password
 // included.
 func newRedisClient(raw string) (redis.UniversalClient, error) {
@@ -50,10 +39,10 @@ func newRedisClient(raw string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, parseErr(err)
 		}
-		o.DialTimeout = unsetOr(o.DialTimeout, redisDialTimeout)
-		o.ReadTimeout = unsetOr(o.ReadTimeout, redisIOTimeout)
-		o.WriteTimeout = unsetOr(o.WriteTimeout, redisIOTimeout)
-		o.DialerRetries = unsetOr(o.DialerRetries, redisDialerRetries)
+		o.DialTimeout = cmp.Or(o.DialTimeout, redisDialTimeout)
+		o.ReadTimeout = cmp.Or(o.ReadTimeout, redisIOTimeout)
+		o.WriteTimeout = cmp.Or(o.WriteTimeout, redisIOTimeout)
+		o.DialerRetries = cmp.Or(o.DialerRetries, redisDialerRetries)
 		o.ContextTimeoutEnabled = true
 		return redis.NewClient(o), nil
 	case schemeCluster, schemeClusterTLS:
@@ -61,10 +50,10 @@ func newRedisClient(raw string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, err
 		}
-		o.DialTimeout = unsetOr(o.DialTimeout, redisDialTimeout)
-		o.ReadTimeout = unsetOr(o.ReadTimeout, redisIOTimeout)
-		o.WriteTimeout = unsetOr(o.WriteTimeout, redisIOTimeout)
-		o.DialerRetries = unsetOr(o.DialerRetries, redisDialerRetries)
+		o.DialTimeout = cmp.Or(o.DialTimeout, redisDialTimeout)
+		o.ReadTimeout = cmp.Or(o.ReadTimeout, redisIOTimeout)
+		o.WriteTimeout = cmp.Or(o.WriteTimeout, redisIOTimeout)
+		o.DialerRetries = cmp.Or(o.DialerRetries, redisDialerRetries)
 		o.ContextTimeoutEnabled = true
 		return redis.NewClusterClient(o), nil
 	default:
@@ -152,49 +141,4 @@ func parseErr(err error) error {
 		return errors.New("redis URL: malformed URL")
 	}
 	return errors.New("redis URL: " + strings.TrimPrefix(err.Error(), "redis: "))
-}
-
-// unsetOr returns def for an option the URL left unset (zero).
-func unsetOr[T ~int64 | ~int](d, def T) T {
-	if d == 0 {
-		return def
-	}
-	return d
-}
-
-// RedactURL returns raw with the password of its userinfo, and the value of
-// any query option whose name mentions a password, replaced by "xxxxx"
-// (what net/url's Redacted writes). It works on strings url.Parse rejects,
-// such as the comma-separated hosts of a cluster URL.
-func RedactURL(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return raw
-	}
-	// The last '@' anywhere ends the userinfo: a password may hold an
-	// unencoded '/', '?' or '#', and showing too little beats a leak.
-	if at := strings.LastIndex(rest, "@"); at >= 0 {
-		if user, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
-			rest = user + ":xxxxx" + rest[at:]
-		}
-	}
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	authority, tail := rest[:end], rest[end:]
-	if before, query, ok := strings.Cut(tail, "?"); ok {
-		query, fragment, hasFragment := strings.Cut(query, "#")
-		params := strings.Split(query, "&")
-		for i, p := range params {
-			if name, _, ok := strings.Cut(p, "="); ok && strings.Contains(strings.ToLower(name), "pass") {
-				params[i] = name + "=xxxxx"
-			}
-		}
-		tail = before + "?" + strings.Join(params, "&")
-		if hasFragment {
-			tail += "#" + fragment
-		}
-	}
-	return scheme + "://" + authority + tail
 }

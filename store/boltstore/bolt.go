@@ -1,7 +1,11 @@
-package store
+// Package boltstore is the bolt:PATH store: references in a single bbolt
+// file, durable across restarts, used by one process at a time. It imports
+// store, bbolt and zap only.
+package boltstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,22 +17,15 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 	"go.uber.org/zap"
+
+	"github.com/botsidecar/sidecar/store"
 )
 
-// ErrUnavailable marks a failure of the storage itself (a disk that is full
-// or read-only, a closed database, an unreachable Redis) as opposed to a
-// missing reference. Callers answer 503 so the channel retries later.
-var ErrUnavailable = errors.New("reference store unavailable")
-
-// Defaults shared by the persistent backends.
+// Defaults of Options.
 const (
-	// DefaultTTL is how long a reference lives without an inbound activity
-	// refreshing it. Bots send proactive messages months after the last
-	// message they received, so it is long.
-	DefaultTTL = 365 * 24 * time.Hour
 	// DefaultSweepInterval is how often Bolt deletes expired references.
 	DefaultSweepInterval = time.Hour
-	// DefaultOpenTimeout is how long OpenBolt waits for the file lock.
+	// DefaultOpenTimeout is how long Open waits for the file lock.
 	DefaultOpenTimeout = 3 * time.Second
 )
 
@@ -41,11 +38,11 @@ var (
 // sweep never holds the single bbolt writer long enough to delay a Put.
 const sweepChunk = 1000
 
-// BoltOptions configures OpenBolt.
-type BoltOptions struct {
+// Options configures Open.
+type Options struct {
 	// Path is the database file; its directory is created when missing.
 	Path string
-	// TTL is how long a reference lives after its UpdatedAt; DefaultTTL when zero.
+	// TTL is how long a reference lives after its UpdatedAt; store.DefaultTTL when zero.
 	TTL time.Duration
 	// SweepInterval is the period of Run's expiry sweep; DefaultSweepInterval when zero.
 	SweepInterval time.Duration
@@ -77,14 +74,15 @@ type Bolt struct {
 }
 
 var (
-	_ Store  = (*Bolt)(nil)
-	_ Runner = (*Bolt)(nil)
-	_ Lister = (*Bolt)(nil)
+	_ store.Store  = (*Bolt)(nil)
+	_ store.Runner = (*Bolt)(nil)
+	_ store.Lister = (*Bolt)(nil)
 )
 
-// OpenBolt opens (creating when missing) the database at opts.Path. A file
-// locked by another process is an error after opts.OpenTimeout, not a hang.
-func OpenBolt(ctx context.Context, opts BoltOptions) (*Bolt, error) {
+// Open opens (creating when missing) the database at opts.Path. A file
+// locked by another process is an error after opts.OpenTimeout, not a hang;
+// it wraps store.ErrLocked.
+func Open(ctx context.Context, opts Options) (*Bolt, error) {
 	if opts.Path == "" {
 		return nil, errors.New("open reference store: empty path")
 	}
@@ -93,8 +91,8 @@ func OpenBolt(ctx context.Context, opts BoltOptions) (*Bolt, error) {
 	}
 	b := &Bolt{
 		path:     opts.Path,
-		ttl:      orDefault(opts.TTL, DefaultTTL),
-		interval: orDefault(opts.SweepInterval, DefaultSweepInterval),
+		ttl:      cmp.Or(opts.TTL, store.DefaultTTL),
+		interval: cmp.Or(opts.SweepInterval, DefaultSweepInterval),
 		now:      opts.Now,
 		logger:   opts.Logger,
 	}
@@ -110,7 +108,7 @@ func OpenBolt(ctx context.Context, opts BoltOptions) (*Bolt, error) {
 		}
 	}
 	db, err := bolt.Open(opts.Path, 0o600, &bolt.Options{
-		Timeout: orDefault(opts.OpenTimeout, DefaultOpenTimeout),
+		Timeout: cmp.Or(opts.OpenTimeout, DefaultOpenTimeout),
 		// The hashmap freelist stays fast as a database of millions of
 		// references fragments; the array one degrades.
 		FreelistType: bolt.FreelistMapType,
@@ -118,7 +116,7 @@ func OpenBolt(ctx context.Context, opts BoltOptions) (*Bolt, error) {
 		ReadOnly:     opts.readOnly,
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("open reference store %s: locked by another process (is another sidecar running?): %w", opts.Path, err)
+		return nil, fmt.Errorf("open reference store %s: %w: %w", opts.Path, store.ErrLocked, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open reference store %s: %w", opts.Path, err)
@@ -142,8 +140,8 @@ func OpenBolt(ctx context.Context, opts BoltOptions) (*Bolt, error) {
 	return b, nil
 }
 
-// Put implements Store. It returns once the reference is on disk.
-func (b *Bolt) Put(_ context.Context, ref Reference) error {
+// Put implements store.Store. It returns once the reference is on disk.
+func (b *Bolt) Put(_ context.Context, ref store.Reference) error {
 	if err := checkKeys(ref); err != nil {
 		return fmt.Errorf("put reference: %w", err)
 	}
@@ -167,15 +165,15 @@ func (b *Bolt) Put(_ context.Context, ref Reference) error {
 	})
 	if err != nil {
 		// Keys were checked above, so what is left is the file or the disk.
-		return fmt.Errorf("put reference: %w: %w", ErrUnavailable, err)
+		return fmt.Errorf("put reference: %w: %w", store.ErrUnavailable, err)
 	}
 	return nil
 }
 
-// Get implements Store. An expired reference is not found even before the
+// Get implements store.Store. An expired reference is not found even before the
 // sweep deletes it.
-func (b *Bolt) Get(_ context.Context, conversationID string) (Reference, error) {
-	var ref Reference
+func (b *Bolt) Get(_ context.Context, conversationID string) (store.Reference, error) {
+	var ref store.Reference
 	err := b.db.View(func(tx *bolt.Tx) error {
 		var err error
 		ref, err = b.get(tx, []byte(conversationID))
@@ -184,13 +182,13 @@ func (b *Bolt) Get(_ context.Context, conversationID string) (Reference, error) 
 	return ref, b.readErr(err)
 }
 
-// NewestForTenant implements Store.
-func (b *Bolt) NewestForTenant(_ context.Context, tenantID string) (Reference, error) {
-	var ref Reference
+// NewestForTenant implements store.Store.
+func (b *Bolt) NewestForTenant(_ context.Context, tenantID string) (store.Reference, error) {
+	var ref store.Reference
 	err := b.db.View(func(tx *bolt.Tx) error {
 		id := tx.Bucket(tenantsBucket).Get([]byte(tenantID))
 		if id == nil {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		var err error
 		ref, err = b.get(tx, id)
@@ -200,44 +198,40 @@ func (b *Bolt) NewestForTenant(_ context.Context, tenantID string) (Reference, e
 }
 
 // get decodes the live reference under id; it copies out of bbolt's mmap.
-func (b *Bolt) get(tx *bolt.Tx, id []byte) (Reference, error) {
+func (b *Bolt) get(tx *bolt.Tx, id []byte) (store.Reference, error) {
 	value := tx.Bucket(refsBucket).Get(id)
 	if value == nil {
-		return Reference{}, ErrNotFound
+		return store.Reference{}, store.ErrNotFound
 	}
-	var ref Reference
+	var ref store.Reference
 	if err := json.Unmarshal(value, &ref); err != nil {
-		return Reference{}, fmt.Errorf("decode reference: %w: %w", errCorrupt, err)
+		return store.Reference{}, fmt.Errorf("decode reference: %w: %w", store.ErrCorrupt, err)
 	}
 	if b.expired(ref.UpdatedAt) {
-		return Reference{}, ErrNotFound
+		return store.Reference{}, store.ErrNotFound
 	}
 	return ref, nil
 }
 
-// errCorrupt marks a stored value that does not decode: the storage works,
-// so it is not ErrUnavailable.
-var errCorrupt = errors.New("corrupt reference")
-
-// readErr leaves ErrNotFound and decoding errors alone and marks failures
+// readErr leaves store.ErrNotFound and decoding errors alone and marks failures
 // of the database itself unavailable.
 func (b *Bolt) readErr(err error) error {
 	switch {
-	case err == nil, errors.Is(err, ErrNotFound), errors.Is(err, errCorrupt):
+	case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCorrupt):
 		return err
 	default:
-		return fmt.Errorf("get reference: %w: %w", ErrUnavailable, err)
+		return fmt.Errorf("get reference: %w: %w", store.ErrUnavailable, err)
 	}
 }
 
-// Delete implements Store. It also drops the tenant's pointer when it names
+// Delete implements store.Store. It also drops the tenant's pointer when it names
 // this conversation, so NewestForTenant never answers with a deleted one.
 func (b *Bolt) Delete(_ context.Context, conversationID string) error {
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		return b.delete(tx, []byte(conversationID))
 	})
 	if err != nil {
-		return fmt.Errorf("delete reference: %w: %w", ErrUnavailable, err)
+		return fmt.Errorf("delete reference: %w: %w", store.ErrUnavailable, err)
 	}
 	return nil
 }
@@ -293,16 +287,16 @@ func (b *Bolt) expired(updatedAt time.Time) bool {
 
 // List calls fn with every live reference, in key order, until fn returns
 // false. fn runs inside a read transaction: it must not call b.
-func (b *Bolt) List(ctx context.Context, fn func(Reference) bool) error {
+func (b *Bolt) List(ctx context.Context, fn func(store.Reference) bool) error {
 	err := b.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(refsBucket).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var ref Reference
+			var ref store.Reference
 			if err := json.Unmarshal(v, &ref); err != nil {
-				return fmt.Errorf("decode reference: %w: %w", errCorrupt, err)
+				return fmt.Errorf("decode reference: %w: %w", store.ErrCorrupt, err)
 			}
 			if b.expired(ref.UpdatedAt) {
 				continue
@@ -316,10 +310,10 @@ func (b *Bolt) List(ctx context.Context, fn func(Reference) bool) error {
 	switch {
 	case err == nil, ctx.Err() != nil:
 		return err
-	case errors.Is(err, errCorrupt):
+	case errors.Is(err, store.ErrCorrupt):
 		return fmt.Errorf("list references: %w", err)
 	default:
-		return fmt.Errorf("list references: %w: %w", ErrUnavailable, err)
+		return fmt.Errorf("list references: %w: %w", store.ErrUnavailable, err)
 	}
 }
 
@@ -383,7 +377,7 @@ func (b *Bolt) Sweep(ctx context.Context) (int, error) {
 			return nil
 		})
 		if err != nil {
-			return deleted, fmt.Errorf("sweep references: %w: %w", ErrUnavailable, err)
+			return deleted, fmt.Errorf("sweep references: %w: %w", store.ErrUnavailable, err)
 		}
 		if err := ctx.Err(); err != nil {
 			return deleted, err
@@ -392,7 +386,7 @@ func (b *Bolt) Sweep(ctx context.Context) (int, error) {
 	return deleted, nil
 }
 
-// Close implements Store. The owner stops Run first by cancelling its ctx.
+// Close implements store.Store. The owner stops Run first by cancelling its ctx.
 func (b *Bolt) Close() error {
 	if err := b.db.Close(); err != nil {
 		return fmt.Errorf("close reference store %s: %w", b.path, err)
@@ -402,7 +396,7 @@ func (b *Bolt) Close() error {
 
 // checkKeys rejects what bbolt would refuse as a key, so that a failed
 // write can only mean the storage failed.
-func checkKeys(ref Reference) error {
+func checkKeys(ref store.Reference) error {
 	switch {
 	case ref.ConversationID == "":
 		return errors.New("empty conversation id")
@@ -410,11 +404,4 @@ func checkKeys(ref Reference) error {
 		return errors.New("id longer than 32 KiB")
 	}
 	return nil
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }

@@ -1,4 +1,6 @@
-package store
+// Package memstore is the memory: store, a process-local Store bounded by
+// an LRU. It imports store and golang-lru only.
+package memstore
 
 import (
 	"context"
@@ -6,24 +8,28 @@ import (
 	"sync"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/botsidecar/sidecar/store"
 )
 
 // Memory is a process-local store bounded by an LRU: the least recently used
 // references are dropped when it is full. It suits tests and a single
 // process in development; references do not survive a restart.
 type Memory struct {
-	refs *lru.Cache[string, Reference]
+	refs *lru.Cache[string, store.Reference]
 
 	mu     sync.Mutex
 	tenant *lru.Cache[string, string] // tenant id → newest conversation id
 }
 
-// NewMemory returns a Memory store holding at most maxEntries references.
-func NewMemory(maxEntries int) (*Memory, error) {
+var _ store.Store = (*Memory)(nil)
+
+// New returns a Memory store holding at most maxEntries references.
+func New(maxEntries int) (*Memory, error) {
 	if maxEntries <= 0 {
 		return nil, fmt.Errorf("memory store size %d: must be positive", maxEntries)
 	}
-	refs, err := lru.New[string, Reference](maxEntries)
+	refs, err := lru.New[string, store.Reference](maxEntries)
 	if err != nil {
 		return nil, fmt.Errorf("memory store: %w", err)
 	}
@@ -35,8 +41,8 @@ func NewMemory(maxEntries int) (*Memory, error) {
 	return &Memory{refs: refs, tenant: tenant}, nil
 }
 
-// Put implements Store.
-func (m *Memory) Put(_ context.Context, ref Reference) error {
+// Put implements store.Store.
+func (m *Memory) Put(_ context.Context, ref store.Reference) error {
 	if ref.ConversationID == "" {
 		return fmt.Errorf("put reference: empty conversation id")
 	}
@@ -49,31 +55,31 @@ func (m *Memory) Put(_ context.Context, ref Reference) error {
 	return nil
 }
 
-// Get implements Store.
-func (m *Memory) Get(_ context.Context, conversationID string) (Reference, error) {
+// Get implements store.Store.
+func (m *Memory) Get(_ context.Context, conversationID string) (store.Reference, error) {
 	if ref, ok := m.refs.Get(conversationID); ok {
 		return ref, nil
 	}
 	// Ids stay out of errors: they reach logs, where ids are debug-only.
-	return Reference{}, ErrNotFound
+	return store.Reference{}, store.ErrNotFound
 }
 
-// NewestForTenant implements Store.
-func (m *Memory) NewestForTenant(ctx context.Context, tenantID string) (Reference, error) {
+// NewestForTenant implements store.Store.
+func (m *Memory) NewestForTenant(ctx context.Context, tenantID string) (store.Reference, error) {
 	m.mu.Lock()
 	id, ok := m.tenant.Get(tenantID)
 	m.mu.Unlock()
 	if !ok {
-		return Reference{}, ErrNotFound
+		return store.Reference{}, store.ErrNotFound
 	}
 	return m.Get(ctx, id)
 }
 
-// Delete implements Store.
+// Delete implements store.Store.
 func (m *Memory) Delete(_ context.Context, conversationID string) error {
 	m.refs.Remove(conversationID)
 	return nil
 }
 
-// Close implements Store.
+// Close implements store.Store.
 func (m *Memory) Close() error { return nil }

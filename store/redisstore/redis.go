@@ -1,6 +1,10 @@
-package store
+// Package redisstore is the Redis store (redis://, rediss:// and their
+// +cluster forms), shared by every replica of a bot. It imports store,
+// go-redis and zap only.
+package redisstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,18 +15,20 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+
+	"github.com/botsidecar/sidecar/store"
 )
 
-// RedisOptions configures OpenRedis.
-type RedisOptions struct {
-	// URL selects the server; see OpenRedis for its forms.
+// Options configures Open.
+type Options struct {
+	// URL selects the server; see Open for its forms.
 	URL string
 	// Namespace is the bot's app id. Keys are
 	// "botsidecar:<Namespace>:ref:<conversation id>" and
 	// "botsidecar:<Namespace>:tenant:<tenant id>", so several bots can
 	// share one Redis. It is required and holds no ':', '{' or '}'.
 	Namespace string
-	// TTL is how long a reference lives after its UpdatedAt; DefaultTTL when zero.
+	// TTL is how long a reference lives after its UpdatedAt; store.DefaultTTL when zero.
 	TTL time.Duration
 	// Logger is for background work. Redis has none (the server expires
 	// keys itself), so it logs nothing; the field keeps the options alike.
@@ -42,8 +48,8 @@ type Redis struct {
 }
 
 var (
-	_ Store  = (*Redis)(nil)
-	_ Lister = (*Redis)(nil)
+	_ store.Store  = (*Redis)(nil)
+	_ store.Lister = (*Redis)(nil)
 )
 
 // Timeouts applied when the URL sets none. go-redis's own defaults (5 s
@@ -55,7 +61,7 @@ const (
 	redisDialerRetries = 1
 )
 
-// OpenRedis connects to the Redis that opts.URL names and checks it
+// Open connects to the Redis that opts.URL names and checks it
 // answers. opts.URL takes one of these forms (options are go-redis's URL
 // options, such as dial_timeout=3s, read_timeout=2s, pool_size=20,
 // skip_verify=true):
@@ -71,9 +77,9 @@ const (
 // (one is enough; the client discovers the rest), and a cluster has no
 // database number. A password with URL-reserved characters is
 // percent-encoded (p@ss → p%40ss). Errors and logs show the URL with its
-// password replaced (see RedactURL).
-func OpenRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
-	shown := RedactURL(opts.URL)
+// password replaced (see store.RedactURL).
+func Open(ctx context.Context, opts Options) (*Redis, error) {
+	shown := store.RedactURL(opts.URL)
 	if err := checkNamespace(opts.Namespace); err != nil {
 		return nil, fmt.Errorf("open reference store %s: %w", shown, err)
 	}
@@ -83,12 +89,12 @@ func OpenRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 	}
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()
-		return nil, fmt.Errorf("open reference store %s: %w: %w", shown, ErrUnavailable, err)
+		return nil, fmt.Errorf("open reference store %s: %w: %w", shown, store.ErrUnavailable, err)
 	}
 	r := &Redis{
 		client: client,
 		prefix: "botsidecar:" + opts.Namespace + ":",
-		ttl:    orDefault(opts.TTL, DefaultTTL),
+		ttl:    cmp.Or(opts.TTL, store.DefaultTTL),
 		now:    opts.Now,
 	}
 	if r.now == nil {
@@ -113,11 +119,11 @@ func checkNamespace(ns string) error {
 func (r *Redis) refKey(conversationID string) string { return r.prefix + "ref:" + conversationID }
 func (r *Redis) tenantKey(tenantID string) string    { return r.prefix + "tenant:" + tenantID }
 
-// Put implements Store. The reference and its tenant pointer are two keys
+// Put implements store.Store. The reference and its tenant pointer are two keys
 // written in one pipeline; they may sit on different cluster nodes, so the
 // write is not atomic, and a reader may briefly see the new reference with
 // the old pointer. Both expire TTL after ref.UpdatedAt.
-func (r *Redis) Put(ctx context.Context, ref Reference) error {
+func (r *Redis) Put(ctx context.Context, ref store.Reference) error {
 	if ref.ConversationID == "" {
 		return errors.New("put reference: empty conversation id")
 	}
@@ -144,29 +150,29 @@ func (r *Redis) Put(ctx context.Context, ref Reference) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("put reference: %w: %w", ErrUnavailable, err)
+		return fmt.Errorf("put reference: %w: %w", store.ErrUnavailable, err)
 	}
 	return nil
 }
 
-// Get implements Store.
-func (r *Redis) Get(ctx context.Context, conversationID string) (Reference, error) {
+// Get implements store.Store.
+func (r *Redis) Get(ctx context.Context, conversationID string) (store.Reference, error) {
 	value, err := r.client.Get(ctx, r.refKey(conversationID)).Bytes()
 	if err != nil {
-		return Reference{}, redisErr("get reference", err)
+		return store.Reference{}, redisErr("get reference", err)
 	}
-	var ref Reference
+	var ref store.Reference
 	if err := json.Unmarshal(value, &ref); err != nil {
-		return Reference{}, fmt.Errorf("decode reference: %w: %w", errCorrupt, err)
+		return store.Reference{}, fmt.Errorf("decode reference: %w: %w", store.ErrCorrupt, err)
 	}
 	return ref, nil
 }
 
-// NewestForTenant implements Store.
-func (r *Redis) NewestForTenant(ctx context.Context, tenantID string) (Reference, error) {
+// NewestForTenant implements store.Store.
+func (r *Redis) NewestForTenant(ctx context.Context, tenantID string) (store.Reference, error) {
 	id, err := r.client.Get(ctx, r.tenantKey(tenantID)).Result()
 	if err != nil {
-		return Reference{}, redisErr("get tenant reference", err)
+		return store.Reference{}, redisErr("get tenant reference", err)
 	}
 	return r.Get(ctx, id)
 }
@@ -180,16 +186,16 @@ if redis.call("GET", KEYS[1]) == ARGV[1] then
 end
 return 0`)
 
-// Delete implements Store.
+// Delete implements store.Store.
 func (r *Redis) Delete(ctx context.Context, conversationID string) error {
 	ref, err := r.Get(ctx, conversationID)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return nil
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, store.ErrUnavailable):
 		return fmt.Errorf("delete reference: %w", err)
 	}
-	// A value that does not decode (err is errCorrupt) is deleted all the same.
+	// A value that does not decode (err is store.ErrCorrupt) is deleted all the same.
 	if err := r.client.Del(ctx, r.refKey(conversationID)).Err(); err != nil {
 		return redisErr("delete reference", err)
 	}
@@ -209,7 +215,7 @@ const listBatch = 500
 // false, in no particular order. SCAN may report a key twice when Redis
 // rehashes meanwhile, so fn may see a reference twice. On Redis Cluster
 // every master is scanned; fn is never called concurrently.
-func (r *Redis) List(ctx context.Context, fn func(Reference) bool) error {
+func (r *Redis) List(ctx context.Context, fn func(store.Reference) bool) error {
 	match := escapeGlob(r.prefix) + "ref:*"
 	var (
 		mu      sync.Mutex
@@ -234,9 +240,9 @@ func (r *Redis) List(ctx context.Context, fn func(Reference) bool) error {
 			if err != nil { // expired since SCAN saw it
 				continue
 			}
-			var ref Reference
+			var ref store.Reference
 			if err := json.Unmarshal(value, &ref); err != nil {
-				return fmt.Errorf("decode reference: %w: %w", errCorrupt, err)
+				return fmt.Errorf("decode reference: %w: %w", store.ErrCorrupt, err)
 			}
 			if stopped || !fn(ref) {
 				stopped = true
@@ -256,10 +262,10 @@ func (r *Redis) List(ctx context.Context, fn func(Reference) bool) error {
 	switch {
 	case err == nil, errors.Is(err, errStopList):
 		return nil
-	case errors.Is(err, errCorrupt), ctx.Err() != nil:
+	case errors.Is(err, store.ErrCorrupt), ctx.Err() != nil:
 		return fmt.Errorf("list references: %w", err)
 	default:
-		return fmt.Errorf("list references: %w: %w", ErrUnavailable, err)
+		return fmt.Errorf("list references: %w: %w", store.ErrUnavailable, err)
 	}
 }
 
@@ -297,7 +303,7 @@ func escapeGlob(s string) string {
 	return b.String()
 }
 
-// Close implements Store.
+// Close implements store.Store.
 func (r *Redis) Close() error {
 	if err := r.client.Close(); err != nil {
 		return fmt.Errorf("close reference store: %w", err)
@@ -305,26 +311,30 @@ func (r *Redis) Close() error {
 	return nil
 }
 
-// redisErr maps a missing key to ErrNotFound and every other failure (a
-// refused connection, a timeout, a server refusing writes) to ErrUnavailable.
+// redisErr maps a missing key to store.ErrNotFound and every other failure (a
+// refused connection, a timeout, a server refusing writes) to store.ErrUnavailable.
 func redisErr(op string, err error) error {
 	if errors.Is(err, redis.Nil) {
-		return ErrNotFound
+		return store.ErrNotFound
 	}
-	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+	return fmt.Errorf("%s: %w: %w", op, store.ErrUnavailable, err)
 }
 
-// SetRedisLogger sends what go-redis logs by itself (failed dials, cluster
-// state changes) to l at warn level, instead of plain lines on stderr. The
-// go-redis logger is process-wide: the program's wiring calls this once.
-func SetRedisLogger(l *zap.Logger) {
-	redis.SetLogger(redisLog{l})
+// DriverLog adapts l to go-redis's logging interface, at warn level, for
+// redis.SetLogger: go-redis logs some events by itself (a dial retried
+// inside its pool, a cluster reshard), and by default writes them as plain
+// lines on stderr. go-redis v9 has one logger per process and no logger
+// per client, so this package installs nothing; the program, which owns
+// the process's stderr, does it once. go-redis's lines name addresses and
+// errors, never passwords or keys.
+func DriverLog(l *zap.Logger) interface {
+	Printf(ctx context.Context, format string, v ...any)
+} {
+	return driverLog{l}
 }
 
-// redisLog adapts zap to go-redis's logging interface. go-redis's lines
-// name addresses and errors, never passwords or keys.
-type redisLog struct{ l *zap.Logger }
+type driverLog struct{ l *zap.Logger }
 
-func (r redisLog) Printf(_ context.Context, format string, v ...any) {
-	r.l.Warn("redis client", zap.String("detail", fmt.Sprintf(format, v...)))
+func (d driverLog) Printf(_ context.Context, format string, v ...any) {
+	d.l.Warn("redis client", zap.String("detail", fmt.Sprintf(format, v...)))
 }

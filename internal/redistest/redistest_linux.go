@@ -1,4 +1,4 @@
-package store
+package redistest
 
 import (
 	"os/exec"

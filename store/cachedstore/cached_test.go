@@ -1,4 +1,4 @@
-package store
+package cachedstore
 
 import (
 	"context"
@@ -13,11 +13,15 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/botsidecar/sidecar/store"
+	"github.com/botsidecar/sidecar/store/internal/storetest"
+	"github.com/botsidecar/sidecar/store/memstore"
 )
 
 // countingStore is a Memory that counts calls and fails on demand.
 type countingStore struct {
-	*Memory
+	*memstore.Memory
 	puts, gets, newest atomic.Int64
 
 	mu     sync.Mutex
@@ -25,11 +29,11 @@ type countingStore struct {
 	getErr error
 }
 
-var _ Store = (*countingStore)(nil)
+var _ store.Store = (*countingStore)(nil)
 
 func newCountingStore(t *testing.T) *countingStore {
 	t.Helper()
-	m, err := NewMemory(1000)
+	m, err := memstore.New(1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +52,7 @@ func (s *countingStore) errs() (error, error) {
 	return s.putErr, s.getErr
 }
 
-func (s *countingStore) Put(ctx context.Context, ref Reference) error {
+func (s *countingStore) Put(ctx context.Context, ref store.Reference) error {
 	s.puts.Add(1)
 	if err, _ := s.errs(); err != nil {
 		return err
@@ -56,24 +60,24 @@ func (s *countingStore) Put(ctx context.Context, ref Reference) error {
 	return s.Memory.Put(ctx, ref)
 }
 
-func (s *countingStore) Get(ctx context.Context, id string) (Reference, error) {
+func (s *countingStore) Get(ctx context.Context, id string) (store.Reference, error) {
 	s.gets.Add(1)
 	if _, err := s.errs(); err != nil {
-		return Reference{}, err
+		return store.Reference{}, err
 	}
 	return s.Memory.Get(ctx, id)
 }
 
-func (s *countingStore) NewestForTenant(ctx context.Context, tenantID string) (Reference, error) {
+func (s *countingStore) NewestForTenant(ctx context.Context, tenantID string) (store.Reference, error) {
 	s.newest.Add(1)
 	return s.Memory.NewestForTenant(ctx, tenantID)
 }
 
-var errDown = fmt.Errorf("put reference: %w: connection refused", ErrUnavailable)
+var errDown = fmt.Errorf("put reference: %w: connection refused", store.ErrUnavailable)
 
-func newTestCached(t *testing.T, backend Store, opts CachedOptions) *Cached {
+func newTestCached(t *testing.T, backend store.Store, opts Options) *Cached {
 	t.Helper()
-	c, err := NewCached(backend, opts)
+	c, err := New(backend, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,25 +100,25 @@ func runCached(t *testing.T, c *Cached) {
 func TestCachedSkipsUnchangedPut(t *testing.T) {
 	t.Parallel()
 	backend := newCountingStore(t)
-	clock := newFakeClock()
+	clock := storetest.NewClock()
 	// TTL/100 is 1 h: an unchanged reference is written at most hourly.
-	c := newTestCached(t, backend, CachedOptions{Size: 10, TTL: 100 * time.Hour, Now: clock.Now})
+	c := newTestCached(t, backend, Options{Size: 10, TTL: 100 * time.Hour, Now: clock.Now})
 	t0 := clock.Now()
-	base := refAt("a:busy", "tenant", t0)
-	changed := refAt("a:busy", "tenant", t0.Add(62*time.Minute))
+	base := storetest.RefAt("a:busy", "tenant", t0)
+	changed := storetest.RefAt("a:busy", "tenant", t0.Add(62*time.Minute))
 	changed.ServiceURL = "https://smba.trafficmanager.net/emea/"
 	tests := []struct {
 		name     string
-		give     Reference
+		give     store.Reference
 		wantPuts int64
 	}{
 		{"first capture writes", base, 1},
-		{"same a minute later", refAt("a:busy", "tenant", t0.Add(time.Minute)), 1},
-		{"same with no time set", refAt("a:busy", "tenant", time.Time{}), 1},
-		{"same just before the refresh", refAt("a:busy", "tenant", t0.Add(59*time.Minute)), 1},
-		{"same after the refresh interval", refAt("a:busy", "tenant", t0.Add(61*time.Minute)), 2},
+		{"same a minute later", storetest.RefAt("a:busy", "tenant", t0.Add(time.Minute)), 1},
+		{"same with no time set", storetest.RefAt("a:busy", "tenant", time.Time{}), 1},
+		{"same just before the refresh", storetest.RefAt("a:busy", "tenant", t0.Add(59*time.Minute)), 1},
+		{"same after the refresh interval", storetest.RefAt("a:busy", "tenant", t0.Add(61*time.Minute)), 2},
 		{"changed serviceUrl", changed, 3},
-		{"another conversation", refAt("a:other", "tenant", t0), 4},
+		{"another conversation", storetest.RefAt("a:other", "tenant", t0), 4},
 	}
 	for _, tt := range tests {
 		if err := c.Put(t.Context(), tt.give); err != nil {
@@ -130,18 +134,18 @@ func TestCachedRefreshAfter(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		give CachedOptions
+		give Options
 		want time.Duration
 	}{
-		{"no TTL", CachedOptions{}, time.Hour},
-		{"a year", CachedOptions{TTL: DefaultTTL}, time.Hour},
-		{"short TTL", CachedOptions{TTL: 50 * time.Hour}, 30 * time.Minute},
-		{"explicit", CachedOptions{TTL: DefaultTTL, RefreshAfter: 5 * time.Minute}, 5 * time.Minute},
+		{"no TTL", Options{}, time.Hour},
+		{"a year", Options{TTL: store.DefaultTTL}, time.Hour},
+		{"short TTL", Options{TTL: 50 * time.Hour}, 30 * time.Minute},
+		{"explicit", Options{TTL: store.DefaultTTL, RefreshAfter: 5 * time.Minute}, 5 * time.Minute},
 	}
 	for _, tt := range tests {
 		c := newTestCached(t, newCountingStore(t), tt.give)
 		if c.refreshAfter != tt.want {
-			t.Errorf("%s: NewCached(%+v).refreshAfter = %v; want %v", tt.name, tt.give, c.refreshAfter, tt.want)
+			t.Errorf("%s: New(%+v).refreshAfter = %v; want %v", tt.name, tt.give, c.refreshAfter, tt.want)
 		}
 	}
 }
@@ -149,33 +153,33 @@ func TestCachedRefreshAfter(t *testing.T) {
 func TestCachedReadThrough(t *testing.T) {
 	t.Parallel()
 	backend := newCountingStore(t)
-	want := refAt("a:read", "tenant", time.Now())
+	want := storetest.RefAt("a:read", "tenant", time.Now())
 	if err := backend.Memory.Put(t.Context(), want); err != nil {
 		t.Fatal(err)
 	}
-	c := newTestCached(t, backend, CachedOptions{Size: 10})
+	c := newTestCached(t, backend, Options{Size: 10})
 	for range 3 {
 		got, err := c.Get(t.Context(), want.ConversationID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameVersionf(t, "Get", got, want)
+		storetest.SameVersionf(t, "Get", got, want)
 	}
 	if n := backend.gets.Load(); n != 1 {
 		t.Errorf("backend reads after 3 Gets = %d; want 1", n)
 	}
 	// Misses are not cached: another replica may store the reference.
 	for range 2 {
-		if _, err := c.Get(t.Context(), "a:missing"); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("Get(missing) = %v; want ErrNotFound", err)
+		if _, err := c.Get(t.Context(), "a:missing"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Get(missing) = %v; want store.ErrNotFound", err)
 		}
 	}
 	if n := backend.gets.Load(); n != 3 {
 		t.Errorf("backend reads after 2 misses = %d; want 3", n)
 	}
-	backend.fail(nil, fmt.Errorf("get reference: %w", ErrUnavailable))
-	if _, err := c.Get(t.Context(), "a:missing"); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("Get(miss) with the backend down = %v; want ErrUnavailable", err)
+	backend.fail(nil, fmt.Errorf("get reference: %w", store.ErrUnavailable))
+	if _, err := c.Get(t.Context(), "a:missing"); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Get(miss) with the backend down = %v; want store.ErrUnavailable", err)
 	}
 }
 
@@ -183,16 +187,16 @@ func TestCachedDurableFailure(t *testing.T) {
 	t.Parallel()
 	backend := newCountingStore(t)
 	backend.fail(errDown, nil)
-	c := newTestCached(t, backend, CachedOptions{Size: 10, Durable: true})
-	ref := refAt("a:durable", "tenant", time.Now())
-	if err := c.Put(t.Context(), ref); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Put = %v; want ErrUnavailable", err)
+	c := newTestCached(t, backend, Options{Size: 10, Durable: true})
+	ref := storetest.RefAt("a:durable", "tenant", time.Now())
+	if err := c.Put(t.Context(), ref); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Put = %v; want store.ErrUnavailable", err)
 	}
 	if n := c.Pending(); n != 0 {
 		t.Errorf("Pending() = %d; want 0 for a durable store", n)
 	}
-	if _, err := c.Get(t.Context(), ref.ConversationID); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Get after a failed durable Put = %v; want ErrNotFound", err)
+	if _, err := c.Get(t.Context(), ref.ConversationID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get after a failed durable Put = %v; want store.ErrNotFound", err)
 	}
 	backend.fail(nil, nil)
 	if err := c.Put(t.Context(), ref); err != nil {
@@ -204,15 +208,15 @@ func TestCachedNonDurableFailure(t *testing.T) {
 	t.Parallel()
 	backend := newCountingStore(t)
 	core, logs := observer.New(zapcore.DebugLevel)
-	c := newTestCached(t, backend, CachedOptions{Size: 10, RetryInterval: 10 * time.Millisecond, Logger: zap.New(core)})
+	c := newTestCached(t, backend, Options{Size: 10, RetryInterval: 10 * time.Millisecond, Logger: zap.New(core)})
 	now := time.Now()
-	a1 := refAt("a:queued-a", "tenant", now)
-	a2 := refAt("a:queued-a", "tenant", now.Add(time.Second))
+	a1 := storetest.RefAt("a:queued-a", "tenant", now)
+	a2 := storetest.RefAt("a:queued-a", "tenant", now.Add(time.Second))
 	a2.ServiceURL = "https://smba.trafficmanager.net/emea/"
-	b := refAt("a:queued-b", "tenant", now)
+	b := storetest.RefAt("a:queued-b", "tenant", now)
 
 	backend.fail(errDown, nil)
-	for _, ref := range []Reference{a1, b, a2} {
+	for _, ref := range []store.Reference{a1, b, a2} {
 		if err := c.Put(t.Context(), ref); err != nil {
 			t.Fatalf("Put with the backend down = %v; want nil", err)
 		}
@@ -227,7 +231,7 @@ func TestCachedNonDurableFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameVersionf(t, "Get of a queued reference", got, a2)
+	storetest.SameVersionf(t, "Get of a queued reference", got, a2)
 	if n := backend.gets.Load(); n != 0 {
 		t.Errorf("backend reads = %d; want 0", n)
 	}
@@ -238,13 +242,13 @@ func TestCachedNonDurableFailure(t *testing.T) {
 	runCached(t, c)
 	time.Sleep(30 * time.Millisecond) // a retry or two against the down backend
 	backend.fail(nil, nil)
-	waitFor(t, "queue flushed", func() bool { return c.Pending() == 0 })
-	for _, want := range []Reference{a2, b} {
+	storetest.WaitFor(t, "queue flushed", func() bool { return c.Pending() == 0 })
+	for _, want := range []store.Reference{a2, b} {
 		got, err := backend.Memory.Get(t.Context(), want.ConversationID)
 		if err != nil {
 			t.Fatalf("backend Get(%q) after recovery: %v", want.ConversationID, err)
 		}
-		sameVersionf(t, "backend after recovery", got, want)
+		storetest.SameVersionf(t, "backend after recovery", got, want)
 	}
 	if n := logs.FilterMessage("reference store available again, queued writes stored").Len(); n != 1 {
 		t.Errorf("recovery messages = %d; want 1", n)
@@ -270,11 +274,11 @@ func TestCachedNonDurableFailure(t *testing.T) {
 func TestCachedQueueBound(t *testing.T) {
 	t.Parallel()
 	backend := newCountingStore(t)
-	c := newTestCached(t, backend, CachedOptions{Size: 100, MaxPending: 2, RetryInterval: 10 * time.Millisecond})
+	c := newTestCached(t, backend, Options{Size: 100, MaxPending: 2, RetryInterval: 10 * time.Millisecond})
 	backend.fail(errDown, nil)
 	const n = 5
 	for i := range n {
-		if err := c.Put(t.Context(), refAt(fmt.Sprintf("a:%d", i), "", time.Now())); err != nil {
+		if err := c.Put(t.Context(), storetest.RefAt(fmt.Sprintf("a:%d", i), "", time.Now())); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -285,7 +289,7 @@ func TestCachedQueueBound(t *testing.T) {
 	// once the backend is back.
 	backend.fail(nil, nil)
 	runCached(t, c)
-	waitFor(t, "every write stored", func() bool {
+	storetest.WaitFor(t, "every write stored", func() bool {
 		for i := range n {
 			if _, err := backend.Memory.Get(t.Context(), fmt.Sprintf("a:%d", i)); err != nil {
 				return false
@@ -300,23 +304,23 @@ func TestCachedNonDurableOtherError(t *testing.T) {
 	backend := newCountingStore(t)
 	invalid := errors.New("put reference: id too long")
 	backend.fail(invalid, nil)
-	c := newTestCached(t, backend, CachedOptions{Size: 10})
-	if err := c.Put(t.Context(), refAt("a:x", "", time.Now())); !errors.Is(err, invalid) {
+	c := newTestCached(t, backend, Options{Size: 10})
+	if err := c.Put(t.Context(), storetest.RefAt("a:x", "", time.Now())); !errors.Is(err, invalid) {
 		t.Errorf("Put = %v; want %v", err, invalid)
 	}
 	if n := c.Pending(); n != 0 {
-		t.Errorf("Pending() = %d; want 0: only ErrUnavailable is retried", n)
+		t.Errorf("Pending() = %d; want 0: only store.ErrUnavailable is retried", n)
 	}
 }
 
 func TestCachedNewestForTenant(t *testing.T) {
 	t.Parallel()
 	backend := newCountingStore(t)
-	c := newTestCached(t, backend, CachedOptions{Size: 10})
+	c := newTestCached(t, backend, Options{Size: 10})
 	now := time.Now()
-	a := refAt("a:first", "tenant", now)
-	b := refAt("a:second", "tenant", now)
-	for _, ref := range []Reference{a, b, a} { // the last Put is skipped, yet a is newest
+	a := storetest.RefAt("a:first", "tenant", now)
+	b := storetest.RefAt("a:second", "tenant", now)
+	for _, ref := range []store.Reference{a, b, a} { // the last Put is skipped, yet a is newest
 		if err := c.Put(t.Context(), ref); err != nil {
 			t.Fatal(err)
 		}
@@ -325,12 +329,12 @@ func TestCachedNewestForTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameVersionf(t, "NewestForTenant", got, a)
+	storetest.SameVersionf(t, "NewestForTenant", got, a)
 	if n := backend.newest.Load(); n != 0 {
 		t.Errorf("backend NewestForTenant calls = %d; want 0", n)
 	}
-	if _, err := c.NewestForTenant(t.Context(), "other"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("NewestForTenant(other) = %v; want ErrNotFound", err)
+	if _, err := c.NewestForTenant(t.Context(), "other"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("NewestForTenant(other) = %v; want store.ErrNotFound", err)
 	}
 	if n := backend.newest.Load(); n != 1 {
 		t.Errorf("backend NewestForTenant calls = %d; want 1", n)
@@ -341,13 +345,13 @@ func TestCachedNewestForTenant(t *testing.T) {
 func TestCachedMaxAge(t *testing.T) {
 	t.Parallel()
 	backend := newCountingStore(t)
-	clock := newFakeClock()
-	c := newTestCached(t, backend, CachedOptions{Size: 10, MaxAge: time.Minute, Now: clock.Now})
-	mine := refAt("a:shared", "", clock.Now())
+	clock := storetest.NewClock()
+	c := newTestCached(t, backend, Options{Size: 10, MaxAge: time.Minute, Now: clock.Now})
+	mine := storetest.RefAt("a:shared", "", clock.Now())
 	if err := c.Put(t.Context(), mine); err != nil {
 		t.Fatal(err)
 	}
-	theirs := refAt("a:shared", "", clock.Now().Add(time.Second))
+	theirs := storetest.RefAt("a:shared", "", clock.Now().Add(time.Second))
 	theirs.ServiceURL = "https://smba.trafficmanager.net/emea/"
 	if err := backend.Memory.Put(t.Context(), theirs); err != nil { // another replica
 		t.Fatal(err)
@@ -356,11 +360,11 @@ func TestCachedMaxAge(t *testing.T) {
 		name    string
 		advance time.Duration
 		getErr  error
-		want    Reference
+		want    store.Reference
 	}{
 		{"fresh copy served", 30 * time.Second, nil, mine},
 		{"old copy read again", time.Minute, nil, theirs},
-		{"stale copy when the backend is down", 2 * time.Minute, fmt.Errorf("get: %w", ErrUnavailable), theirs},
+		{"stale copy when the backend is down", 2 * time.Minute, fmt.Errorf("get: %w", store.ErrUnavailable), theirs},
 	}
 	for _, tt := range tests {
 		clock.Add(tt.advance)
@@ -369,16 +373,16 @@ func TestCachedMaxAge(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: Get: %v", tt.name, err)
 		}
-		sameVersionf(t, tt.name, got, tt.want)
+		storetest.SameVersionf(t, tt.name, got, tt.want)
 	}
 }
 
 func TestCachedTTL(t *testing.T) {
 	t.Parallel()
 	backend := newCountingStore(t)
-	clock := newFakeClock()
-	c := newTestCached(t, backend, CachedOptions{Size: 10, TTL: time.Hour, Now: clock.Now})
-	if err := c.Put(t.Context(), refAt("a:old", "", clock.Now())); err != nil {
+	clock := storetest.NewClock()
+	c := newTestCached(t, backend, Options{Size: 10, TTL: time.Hour, Now: clock.Now})
+	if err := c.Put(t.Context(), storetest.RefAt("a:old", "", clock.Now())); err != nil {
 		t.Fatal(err)
 	}
 	clock.Add(2 * time.Hour)
@@ -391,9 +395,9 @@ func TestCachedTTL(t *testing.T) {
 func TestCachedDeleteDropsQueuedWrite(t *testing.T) {
 	t.Parallel()
 	backend := newCountingStore(t)
-	c := newTestCached(t, backend, CachedOptions{Size: 10})
+	c := newTestCached(t, backend, Options{Size: 10})
 	backend.fail(errDown, nil)
-	if err := c.Put(t.Context(), refAt("a:gone", "", time.Now())); err != nil {
+	if err := c.Put(t.Context(), storetest.RefAt("a:gone", "", time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Delete(t.Context(), "a:gone"); err != nil {
@@ -402,8 +406,8 @@ func TestCachedDeleteDropsQueuedWrite(t *testing.T) {
 	if n := c.Pending(); n != 0 {
 		t.Errorf("Pending() after Delete = %d; want 0", n)
 	}
-	if _, err := c.Get(t.Context(), "a:gone"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Get after Delete = %v; want ErrNotFound", err)
+	if _, err := c.Get(t.Context(), "a:gone"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get after Delete = %v; want store.ErrNotFound", err)
 	}
 }
 
@@ -415,15 +419,15 @@ func TestCachedClose(t *testing.T) {
 		wantErr error
 	}{
 		{"backend back: queued writes stored", true, nil},
-		{"backend still down", false, ErrUnavailable},
+		{"backend still down", false, store.ErrUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			backend := newCountingStore(t)
-			c := newTestCached(t, backend, CachedOptions{Size: 10})
+			c := newTestCached(t, backend, Options{Size: 10})
 			backend.fail(errDown, nil)
-			if err := c.Put(t.Context(), refAt("a:late", "", time.Now())); err != nil {
+			if err := c.Put(t.Context(), storetest.RefAt("a:late", "", time.Now())); err != nil {
 				t.Fatal(err)
 			}
 			if tt.recover {
@@ -442,7 +446,7 @@ func TestCachedClose(t *testing.T) {
 
 // runnerStore is a backend with a loop of its own.
 type runnerStore struct {
-	*Memory
+	*memstore.Memory
 	ran atomic.Bool
 }
 
@@ -454,36 +458,49 @@ func (s *runnerStore) Run(ctx context.Context) error {
 
 func TestCachedRunsBackendLoop(t *testing.T) {
 	t.Parallel()
-	m, err := NewMemory(10)
+	m, err := memstore.New(10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	backend := &runnerStore{Memory: m}
-	c := newTestCached(t, backend, CachedOptions{})
+	c := newTestCached(t, backend, Options{})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	waitFor(t, "backend loop", backend.ran.Load)
+	storetest.WaitFor(t, "backend loop", backend.ran.Load)
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v; want nil", err)
 	}
 }
 
-func TestNewCachedRejects(t *testing.T) {
+func TestNewRejects(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
-		backend Store
-		opts    CachedOptions
+		backend store.Store
+		opts    Options
 	}{
-		{"nil backend", nil, CachedOptions{}},
-		{"negative size", newCountingStore(t), CachedOptions{Size: -1}},
-		{"negative queue", newCountingStore(t), CachedOptions{MaxPending: -1}},
+		{"nil backend", nil, Options{}},
+		{"negative size", newCountingStore(t), Options{Size: -1}},
+		{"negative queue", newCountingStore(t), Options{MaxPending: -1}},
 	}
 	for _, tt := range tests {
-		if _, err := NewCached(tt.backend, tt.opts); err == nil {
-			t.Errorf("%s: NewCached succeeded; want an error", tt.name)
+		if _, err := New(tt.backend, tt.opts); err == nil {
+			t.Errorf("%s: New succeeded; want an error", tt.name)
 		}
 	}
+}
+
+func TestCachedOverMemoryConformance(t *testing.T) {
+	t.Parallel()
+	m, err := memstore.New(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(m, Options{Size: 100, Durable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.Conformance(t, c)
 }

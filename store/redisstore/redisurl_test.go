@@ -1,4 +1,4 @@
-package store
+package redisstore
 
 import (
 	"slices"
@@ -8,34 +8,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 )
-
-func TestRedactURL(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		give string
-		want string
-	}{
-		{"no userinfo", "redis://cache:6379/2", "redis://cache:6379/2"},
-		{"password only", "redis://:hunter2@cache:6379", "redis://:xxxxx@cache:6379"},
-		{"user and password", "rediss://bot:hunter2@cache:6380/1?dial_timeout=3s", "rediss://bot:xxxxx@cache:6380/1?dial_timeout=3s"},
-		{"user only", "redis://bot@cache", "redis://bot@cache"},
-		{"at sign in password", "redis://bot:p@ss@cache", "redis://bot:xxxxx@cache"},
-		{"cluster hosts", "redis+cluster://:pw@a:7000,b:7001?read_timeout=1s", "redis+cluster://:xxxxx@a:7000,b:7001?read_timeout=1s"},
-		{"password option", "redis://cache?sentinel_password=pw&x=1#f", "redis://cache?sentinel_password=xxxxx&x=1#f"},
-		{"not a URL", "bolt:./data/references.db", "bolt:./data/references.db"},
-		{"malformed escape", "redis://:bad%zzpw@cache", "redis://:xxxxx@cache"},
-		{"unencoded slash in password", "redis://bot:ab/cd?ef#gh@cache:6379/0", "redis://bot:xxxxx@cache:6379/0"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := RedactURL(tt.give); got != tt.want {
-				t.Errorf("RedactURL(%q) = %q; want %q", tt.give, got, tt.want)
-			}
-		})
-	}
-}
 
 func TestNewRedisClient(t *testing.T) {
 	t.Parallel()

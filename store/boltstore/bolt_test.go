@@ -1,4 +1,4 @@
-package store
+package boltstore
 
 import (
 	"context"
@@ -14,39 +14,21 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/botsidecar/sidecar/store"
+	"github.com/botsidecar/sidecar/store/cachedstore"
+	"github.com/botsidecar/sidecar/store/internal/storetest"
 )
 
-// fakeClock is an injected clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // openTestBolt opens a Bolt in a fresh directory and closes it at the end.
-func openTestBolt(tb testing.TB, opts BoltOptions) *Bolt {
+func openTestBolt(tb testing.TB, opts Options) *Bolt {
 	tb.Helper()
 	if opts.Path == "" {
 		opts.Path = filepath.Join(tb.TempDir(), "references.db")
 	}
-	b, err := OpenBolt(context.Background(), opts)
+	b, err := Open(context.Background(), opts)
 	if err != nil {
-		tb.Fatalf("OpenBolt: %v", err)
+		tb.Fatalf("Open: %v", err)
 	}
 	tb.Cleanup(func() { _ = b.Close() })
 	return b
@@ -54,43 +36,43 @@ func openTestBolt(tb testing.TB, opts BoltOptions) *Bolt {
 
 func TestBoltConformance(t *testing.T) {
 	t.Parallel()
-	testStore(t, openTestBolt(t, BoltOptions{}))
+	storetest.Conformance(t, openTestBolt(t, Options{}))
 }
 
 func TestCachedOverBoltConformance(t *testing.T) {
 	t.Parallel()
-	c, err := NewCached(openTestBolt(t, BoltOptions{}), CachedOptions{Size: 100, Durable: true})
+	c, err := cachedstore.New(openTestBolt(t, Options{}), cachedstore.Options{Size: 100, Durable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	testStore(t, c)
+	storetest.Conformance(t, c)
 }
 
 func TestBoltReopen(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "references.db")
-	b, err := OpenBolt(t.Context(), BoltOptions{Path: path})
+	b, err := Open(t.Context(), Options{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := sampleRef(1, "tenant-a")
+	want := storetest.SampleRef(1, "tenant-a")
 	if err := b.Put(t.Context(), want); err != nil {
 		t.Fatalf("Put: %v", err)
 	}
 	if err := b.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	b = openTestBolt(t, BoltOptions{Path: path})
+	b = openTestBolt(t, Options{Path: path})
 	got, err := b.Get(t.Context(), want.ConversationID)
 	if err != nil {
 		t.Fatalf("Get after reopen: %v", err)
 	}
-	sameVersionf(t, "Get after reopen", got, want)
+	storetest.SameVersionf(t, "Get after reopen", got, want)
 	got, err = b.NewestForTenant(t.Context(), "tenant-a")
 	if err != nil {
 		t.Fatalf("NewestForTenant after reopen: %v", err)
 	}
-	sameVersionf(t, "NewestForTenant after reopen", got, want)
+	storetest.SameVersionf(t, "NewestForTenant after reopen", got, want)
 }
 
 // bbolt locks with flock, which conflicts between two descriptors of one
@@ -99,32 +81,32 @@ func TestBoltReopen(t *testing.T) {
 func TestBoltLockedFile(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "references.db")
-	openTestBolt(t, BoltOptions{Path: path})
+	openTestBolt(t, Options{Path: path})
 
 	const timeout = 300 * time.Millisecond
 	start := time.Now()
-	b, err := OpenBolt(t.Context(), BoltOptions{Path: path, OpenTimeout: timeout})
+	b, err := Open(t.Context(), Options{Path: path, OpenTimeout: timeout})
 	elapsed := time.Since(start)
 	if err == nil {
 		_ = b.Close()
-		t.Fatal("second OpenBolt succeeded; want a lock error")
+		t.Fatal("second Open succeeded; want a lock error")
 	}
-	if !errors.Is(err, berrors.ErrTimeout) || !strings.Contains(err.Error(), "locked by another process") {
-		t.Errorf("OpenBolt error = %v; want a lock timeout naming the cause", err)
+	if !errors.Is(err, store.ErrLocked) || !errors.Is(err, berrors.ErrTimeout) || !strings.Contains(err.Error(), "locked by another process") {
+		t.Errorf("Open error = %v; want a lock timeout naming the cause", err)
 	}
 	if !strings.Contains(err.Error(), path) {
-		t.Errorf("OpenBolt error = %v; want it to name %s", err, path)
+		t.Errorf("Open error = %v; want it to name %s", err, path)
 	}
 	// bbolt gives up one retry step (50 ms) early.
 	if elapsed < timeout/2 || elapsed > timeout+2*time.Second {
-		t.Errorf("OpenBolt gave up after %s; want about %s", elapsed, timeout)
+		t.Errorf("Open gave up after %s; want about %s", elapsed, timeout)
 	}
 }
 
 func TestBoltCreatesDirectory(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data", "nested")
-	openTestBolt(t, BoltOptions{Path: filepath.Join(dir, "references.db")})
+	openTestBolt(t, Options{Path: filepath.Join(dir, "references.db")})
 	info, err := os.Stat(dir)
 	if err != nil {
 		t.Fatalf("directory not created: %v", err)
@@ -137,15 +119,15 @@ func TestBoltCreatesDirectory(t *testing.T) {
 
 func TestBoltExpiry(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := storetest.NewClock()
 	const ttl = 24 * time.Hour
-	b := openTestBolt(t, BoltOptions{TTL: ttl, Now: clock.Now})
-	old := refAt("a:old", "tenant-old", clock.Now())
+	b := openTestBolt(t, Options{TTL: ttl, Now: clock.Now})
+	old := storetest.RefAt("a:old", "tenant-old", clock.Now())
 	if err := b.Put(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
 	clock.Add(ttl - time.Minute)
-	fresh := refAt("a:fresh", "tenant-fresh", clock.Now())
+	fresh := storetest.RefAt("a:fresh", "tenant-fresh", clock.Now())
 	if err := b.Put(t.Context(), fresh); err != nil {
 		t.Fatal(err)
 	}
@@ -154,14 +136,14 @@ func TestBoltExpiry(t *testing.T) {
 	}
 	clock.Add(2 * time.Minute)
 
-	if _, err := b.Get(t.Context(), old.ConversationID); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Get(expired) error = %v; want ErrNotFound", err)
+	if _, err := b.Get(t.Context(), old.ConversationID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get(expired) error = %v; want store.ErrNotFound", err)
 	}
-	if _, err := b.NewestForTenant(t.Context(), old.TenantID); !errors.Is(err, ErrNotFound) {
-		t.Errorf("NewestForTenant(expired) error = %v; want ErrNotFound", err)
+	if _, err := b.NewestForTenant(t.Context(), old.TenantID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("NewestForTenant(expired) error = %v; want store.ErrNotFound", err)
 	}
 	var listed []string
-	if err := b.List(t.Context(), func(r Reference) bool { listed = append(listed, r.ConversationID); return true }); err != nil {
+	if err := b.List(t.Context(), func(r store.Reference) bool { listed = append(listed, r.ConversationID); return true }); err != nil {
 		t.Fatal(err)
 	}
 	if len(listed) != 1 || listed[0] != fresh.ConversationID {
@@ -173,7 +155,7 @@ func TestBoltExpiry(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
-	waitFor(t, "sweep", func() bool { return rawKeys(t, b, refsBucket) == 1 })
+	storetest.WaitFor(t, "sweep", func() bool { return rawKeys(t, b, refsBucket) == 1 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v; want nil", err)
@@ -188,15 +170,15 @@ func TestBoltExpiry(t *testing.T) {
 
 func TestBoltSweepKeepsRefreshed(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
-	b := openTestBolt(t, BoltOptions{TTL: time.Hour, Now: clock.Now})
-	refs := make([]Reference, 2500) // more than one sweep chunk
+	clock := storetest.NewClock()
+	b := openTestBolt(t, Options{TTL: time.Hour, Now: clock.Now})
+	refs := make([]store.Reference, 2500) // more than one sweep chunk
 	for i := range refs {
-		refs[i] = refAt(fmt.Sprintf("a:%d", i), "", clock.Now())
+		refs[i] = storetest.RefAt(fmt.Sprintf("a:%d", i), "", clock.Now())
 	}
 	bulkPut(t, b, refs)
 	clock.Add(2 * time.Hour)
-	if err := b.Put(t.Context(), refAt("a:7", "", clock.Now())); err != nil {
+	if err := b.Put(t.Context(), storetest.RefAt("a:7", "", clock.Now())); err != nil {
 		t.Fatal(err)
 	}
 	n, err := b.Sweep(t.Context())
@@ -216,36 +198,36 @@ func TestBoltUnavailable(t *testing.T) {
 	t.Parallel()
 	t.Run("closed underneath", func(t *testing.T) {
 		t.Parallel()
-		b := openTestBolt(t, BoltOptions{})
+		b := openTestBolt(t, Options{})
 		if err := b.db.Close(); err != nil {
 			t.Fatal(err)
 		}
-		err := b.Put(t.Context(), sampleRef(1, "t"))
-		if !errors.Is(err, ErrUnavailable) || !strings.HasPrefix(err.Error(), "put reference: ") {
-			t.Errorf("Put error = %v; want put reference: …ErrUnavailable", err)
+		err := b.Put(t.Context(), storetest.SampleRef(1, "t"))
+		if !errors.Is(err, store.ErrUnavailable) || !strings.HasPrefix(err.Error(), "put reference: ") {
+			t.Errorf("Put error = %v; want put reference: …store.ErrUnavailable", err)
 		}
-		if _, err := b.Get(t.Context(), "a:x"); !errors.Is(err, ErrUnavailable) {
-			t.Errorf("Get error = %v; want ErrUnavailable", err)
+		if _, err := b.Get(t.Context(), "a:x"); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("Get error = %v; want store.ErrUnavailable", err)
 		}
-		if err := b.List(t.Context(), func(Reference) bool { return true }); !errors.Is(err, ErrUnavailable) {
-			t.Errorf("List error = %v; want ErrUnavailable", err)
+		if err := b.List(t.Context(), func(store.Reference) bool { return true }); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("List error = %v; want store.ErrUnavailable", err)
 		}
 	})
 	t.Run("disk full", func(t *testing.T) {
 		t.Parallel()
-		b := openTestBolt(t, BoltOptions{maxSize: 1 << 20})
-		first := sampleRef(0, "t")
+		b := openTestBolt(t, Options{maxSize: 1 << 20})
+		first := storetest.SampleRef(0, "t")
 		if err := b.Put(t.Context(), first); err != nil {
 			t.Fatalf("first Put: %v", err)
 		}
 		var err error
 		for i := 1; i < 10_000 && err == nil; i++ {
-			ref := sampleRef(i, "t")
+			ref := storetest.SampleRef(i, "t")
 			ref.User = fmt.Appendf(nil, `{"id":%q}`, strings.Repeat("u", 40_000))
 			err = b.Put(t.Context(), ref)
 		}
-		if !errors.Is(err, ErrUnavailable) {
-			t.Fatalf("Put on a full database error = %v; want ErrUnavailable", err)
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("Put on a full database error = %v; want store.ErrUnavailable", err)
 		}
 		if _, err := b.Get(t.Context(), first.ConversationID); err != nil {
 			t.Errorf("Get after a failed write: %v", err)
@@ -254,12 +236,12 @@ func TestBoltUnavailable(t *testing.T) {
 	t.Run("read-only", func(t *testing.T) {
 		t.Parallel()
 		path := filepath.Join(t.TempDir(), "references.db")
-		if err := openTestBolt(t, BoltOptions{Path: path}).Close(); err != nil {
+		if err := openTestBolt(t, Options{Path: path}).Close(); err != nil {
 			t.Fatal(err)
 		}
-		b := openTestBolt(t, BoltOptions{Path: path, readOnly: true})
-		if err := b.Put(t.Context(), sampleRef(1, "t")); !errors.Is(err, ErrUnavailable) {
-			t.Errorf("Put on a read-only database error = %v; want ErrUnavailable", err)
+		b := openTestBolt(t, Options{Path: path, readOnly: true})
+		if err := b.Put(t.Context(), storetest.SampleRef(1, "t")); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("Put on a read-only database error = %v; want store.ErrUnavailable", err)
 		}
 	})
 	t.Run("read-only directory", func(t *testing.T) {
@@ -272,8 +254,8 @@ func TestBoltUnavailable(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
-		if _, err := OpenBolt(t.Context(), BoltOptions{Path: filepath.Join(dir, "references.db")}); err == nil {
-			t.Error("OpenBolt in a read-only directory succeeded; want an error")
+		if _, err := Open(t.Context(), Options{Path: filepath.Join(dir, "references.db")}); err == nil {
+			t.Error("Open in a read-only directory succeeded; want an error")
 		}
 	})
 }
@@ -283,7 +265,7 @@ func TestBoltUnavailable(t *testing.T) {
 func TestBoltConcurrentPutsDurable(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "references.db")
-	b, err := OpenBolt(t.Context(), BoltOptions{Path: path})
+	b, err := Open(t.Context(), Options{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +275,7 @@ func TestBoltConcurrentPutsDurable(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {
-		wg.Go(func() { errs <- b.Put(t.Context(), sampleRef(i, "t")) })
+		wg.Go(func() { errs <- b.Put(t.Context(), storetest.SampleRef(i, "t")) })
 	}
 	wg.Wait()
 	close(errs)
@@ -307,9 +289,9 @@ func TestBoltConcurrentPutsDurable(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b = openTestBolt(t, BoltOptions{Path: path})
+	b = openTestBolt(t, Options{Path: path})
 	for i := range n {
-		if _, err := b.Get(t.Context(), sampleRef(i, "t").ConversationID); err != nil {
+		if _, err := b.Get(t.Context(), storetest.SampleRef(i, "t").ConversationID); err != nil {
 			t.Fatalf("Get(%d) after reopen: %v", i, err)
 		}
 	}
@@ -317,14 +299,14 @@ func TestBoltConcurrentPutsDurable(t *testing.T) {
 
 func TestBoltListStops(t *testing.T) {
 	t.Parallel()
-	b := openTestBolt(t, BoltOptions{})
+	b := openTestBolt(t, Options{})
 	for i := range 5 {
-		if err := b.Put(t.Context(), sampleRef(i, "")); err != nil {
+		if err := b.Put(t.Context(), storetest.SampleRef(i, "")); err != nil {
 			t.Fatal(err)
 		}
 	}
 	seen := 0
-	if err := b.List(t.Context(), func(Reference) bool { seen++; return seen < 2 }); err != nil {
+	if err := b.List(t.Context(), func(store.Reference) bool { seen++; return seen < 2 }); err != nil {
 		t.Fatal(err)
 	}
 	if seen != 2 {
@@ -334,7 +316,7 @@ func TestBoltListStops(t *testing.T) {
 
 // bulkPut stores refs in a few large transactions, much faster than one
 // fsync'd Put each, for tests that need many references.
-func bulkPut(tb testing.TB, b *Bolt, refs []Reference) {
+func bulkPut(tb testing.TB, b *Bolt, refs []store.Reference) {
 	tb.Helper()
 	for len(refs) > 0 {
 		chunk := refs[:min(10_000, len(refs))]
@@ -368,11 +350,11 @@ func TestUpdatedAtOf(t *testing.T) {
 	nested := json.RawMessage(`{"id":"x","updatedAt":"1999-01-01T00:00:00Z"}`)
 	tests := []struct {
 		name string
-		give Reference
+		give store.Reference
 	}{
-		{"plain", refAt("a:1", "t", when)},
-		{"nested updatedAt in accounts", Reference{ConversationID: "a:2", Bot: nested, User: nested, Conversation: nested, UpdatedAt: when}},
-		{"zero time", Reference{ConversationID: "a:3"}},
+		{"plain", storetest.RefAt("a:1", "t", when)},
+		{"nested updatedAt in accounts", store.Reference{ConversationID: "a:2", Bot: nested, User: nested, Conversation: nested, UpdatedAt: when}},
+		{"zero time", store.Reference{ConversationID: "a:3"}},
 	}
 	for _, tt := range tests {
 		v, err := json.Marshal(tt.give)
@@ -400,16 +382,4 @@ func rawKeys(t *testing.T, b *Bolt, bucket []byte) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

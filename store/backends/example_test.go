@@ -1,4 +1,4 @@
-package store_test
+package backends_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/botsidecar/sidecar/store"
+	"github.com/botsidecar/sidecar/store/backends"
 )
 
 // Open a store from SIDECAR_STORE, run its background loops for as long as
@@ -19,8 +20,12 @@ func ExampleOpen() {
 	}
 	defer os.RemoveAll(dir)
 
+	spec, err := store.ParseSpec("bolt:" + filepath.Join(dir, "references.db"))
+	if err != nil {
+		panic(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := store.Open(ctx, "bolt:"+filepath.Join(dir, "references.db"), store.OpenOptions{Namespace: "app-id"})
+	s, err := backends.Open(ctx, spec, backends.Options{Namespace: "app-id"})
 	if err != nil {
 		panic(err)
 	}

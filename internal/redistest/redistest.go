@@ -1,4 +1,8 @@
-package store
+// Package redistest starts real redis-server processes for tests: a
+// standalone server (plain or TLS) that a test can stop and start again,
+// and a three-node Redis Cluster. Tests need redis-server installed; CI's
+// scripts/test installs the redis-server package. Only tests import it.
+package redistest
 
 import (
 	"bufio"
@@ -23,10 +27,9 @@ import (
 	"time"
 )
 
-// redisServer is a real redis-server the test starts on a loopback port in
-// its temporary directory. Tests need it installed: CI's scripts/test
-// installs the redis-server package.
-type redisServer struct {
+// Server is a real redis-server the test starts on a loopback port in its
+// temporary directory.
+type Server struct {
 	tb   testing.TB
 	port int
 	dir  string
@@ -49,44 +52,45 @@ func redisServerPath(tb testing.TB) string {
 	return path
 }
 
-// startRedis starts a standalone, non-persistent redis-server and stops it
-// when the test ends.
-func startRedis(tb testing.TB, extra ...string) *redisServer {
+// Start starts a standalone, non-persistent redis-server and stops it
+// when the test ends. extra are more redis-server arguments.
+func Start(tb testing.TB, extra ...string) *Server {
 	tb.Helper()
-	s := &redisServer{tb: tb, port: freePort(tb), dir: tb.TempDir()}
+	s := &Server{tb: tb, port: FreePort(tb), dir: tb.TempDir()}
 	s.args = append([]string{"--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--dir", s.dir}, extra...)
-	s.Start()
+	s.Restart()
 	tb.Cleanup(s.Stop)
 	return s
 }
 
-// startTLSRedis starts a redis-server that speaks only TLS, with a
-// self-signed certificate, and clients need not present one.
-func startTLSRedis(tb testing.TB) *redisServer {
+// StartTLS starts a redis-server that speaks only TLS, with a self-signed
+// certificate, and clients need not present one.
+func StartTLS(tb testing.TB) *Server {
 	tb.Helper()
 	dir := tb.TempDir()
 	cert, key := writeSelfSigned(tb, dir)
-	s := &redisServer{tb: tb, port: freePort(tb), dir: dir, tls: true}
+	s := &Server{tb: tb, port: FreePort(tb), dir: dir, tls: true}
 	s.args = []string{"--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--dir", dir,
 		"--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert, "--tls-auth-clients", "no"}
-	s.Start()
+	s.Restart()
 	tb.Cleanup(s.Stop)
 	return s
 }
 
-func (s *redisServer) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
 // URL is the store spec of the server.
-func (s *redisServer) URL() string {
+func (s *Server) URL() string {
 	if s.tls {
-		return "rediss://" + s.addr() + "?skip_verify=true"
+		return "rediss://" + s.Addr() + "?skip_verify=true"
 	}
-	return "redis://" + s.addr()
+	return "redis://" + s.Addr()
 }
 
-// Start starts the server on its port (again, after Stop) and waits until
-// it answers PING.
-func (s *redisServer) Start() {
+// Restart starts the server on its port (again, after Stop) and waits
+// until it answers PING.
+func (s *Server) Restart() {
 	s.tb.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -124,7 +128,7 @@ func (s *redisServer) Start() {
 }
 
 // Stop kills the server, as a crash or a network cut would end it.
-func (s *redisServer) Stop() {
+func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd == nil {
@@ -135,16 +139,16 @@ func (s *redisServer) Stop() {
 	s.cmd = nil
 }
 
-func (s *redisServer) ping() bool {
+func (s *Server) ping() bool {
 	d := net.Dialer{Timeout: 200 * time.Millisecond}
 	var (
 		conn net.Conn
 		err  error
 	)
 	if s.tls {
-		conn, err = tls.DialWithDialer(&d, "tcp", s.addr(), &tls.Config{InsecureSkipVerify: true})
+		conn, err = tls.DialWithDialer(&d, "tcp", s.Addr(), &tls.Config{InsecureSkipVerify: true})
 	} else {
-		conn, err = d.Dial("tcp", s.addr())
+		conn, err = d.Dial("tcp", s.Addr())
 	}
 	if err != nil {
 		return false
@@ -158,9 +162,9 @@ func (s *redisServer) ping() bool {
 	return err == nil && strings.HasPrefix(line, "+PONG")
 }
 
-// freePort returns a loopback port that is free, and whose cluster bus
+// FreePort returns a loopback port that is free, and whose cluster bus
 // port (port+10000) is free too.
-func freePort(tb testing.TB) int {
+func FreePort(tb testing.TB) int {
 	tb.Helper()
 	for range 100 {
 		port := 20000 + mrand.IntN(30000)
@@ -181,9 +185,9 @@ func portFree(port int) bool {
 	return true
 }
 
-// startRedisCluster starts three cluster-enabled masters, joins them with
+// StartCluster starts three cluster-enabled masters, joins them with
 // redis-cli --cluster create, and returns the seed URL of the cluster.
-func startRedisCluster(tb testing.TB) string {
+func StartCluster(tb testing.TB) string {
 	tb.Helper()
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
@@ -191,9 +195,9 @@ func startRedisCluster(tb testing.TB) string {
 	}
 	var addrs []string
 	for range 3 {
-		s := startRedis(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+		s := Start(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", "5000")
-		addrs = append(addrs, s.addr())
+		addrs = append(addrs, s.Addr())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
