@@ -233,15 +233,22 @@ func TestRefreshAheadDoesNotMakeCallersWait(t *testing.T) {
 
 var errIdP = errors.New("AADSTS50196: fake outage")
 
+// newFailingSource returns a running Source that holds tok-1 (valid for an
+// hour on clock) and whose acquisitions fail with errIdP from then on.
+func newFailingSource(t *testing.T, clock *fakeClock) (*Source, *fakeAcquirer) {
+	t.Helper()
+	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
+	s := newTestSource(t, clock.Now, acq)
+	mustToken(t, s, "tok-1")
+	acq.set(func(context.Context, int) (string, time.Time, error) { return "", time.Time{}, errIdP })
+	return s, acq
+}
+
 func TestRefreshFailureKeepsTokenAndBacksOff(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		clock := newFakeClock()
-		acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
-		s := newTestSource(t, clock.Now, acq)
-		mustToken(t, s, "tok-1")
-
-		acq.set(func(context.Context, int) (string, time.Time, error) { return "", time.Time{}, errIdP })
+		s, acq := newFailingSource(t, clock)
 		clock.Advance(31 * time.Minute)
 		mustToken(t, s, "tok-1") // wakes Run for the refresh, which fails
 		synctest.Wait()
@@ -249,28 +256,29 @@ func TestRefreshFailureKeepsTokenAndBacksOff(t *testing.T) {
 			t.Errorf("LastError() = %v; want the acquisition error wrapped in ErrNoToken", err)
 		}
 
+		// expectBackoff waits for Run and checks the acquisitions so far
+		// and when Run retries.
+		expectBackoff := func(calls int, lo, hi time.Duration) {
+			t.Helper()
+			synctest.Wait()
+			if n := acq.Calls(); n != calls {
+				t.Fatalf("acquisitions = %d; want %d", n, calls)
+			}
+			if wait := s.state.Load().retryAt.Sub(clock.Now()); wait < lo || wait > hi {
+				t.Errorf("retry in %v; want within [%v, %v]", wait, lo, hi)
+			}
+		}
+
 		// Within the back-off, callers get the valid token and cause nothing.
 		for range 10 {
 			mustToken(t, s, "tok-1")
 		}
-		synctest.Wait()
-		if n := acq.Calls(); n != 2 {
-			t.Fatalf("acquisitions during back-off = %d; want 2", n)
-		}
-		if wait := s.state.Load().retryAt.Sub(clock.Now()); wait < backoffBase/2 || wait > backoffBase {
-			t.Errorf("first retry in %v; want within [%v, %v]", wait, backoffBase/2, backoffBase)
-		}
+		expectBackoff(2, backoffBase/2, backoffBase)
 
 		// After it, one more attempt, and a longer back-off.
 		clock.Advance(backoffBase)
 		mustToken(t, s, "tok-1")
-		synctest.Wait()
-		if n := acq.Calls(); n != 3 {
-			t.Fatalf("acquisitions after back-off = %d; want 3", n)
-		}
-		if wait := s.state.Load().retryAt.Sub(clock.Now()); wait < backoffBase || wait > 2*backoffBase {
-			t.Errorf("second retry in %v; want within [%v, %v]", wait, backoffBase, 2*backoffBase)
-		}
+		expectBackoff(3, backoffBase, 2*backoffBase)
 
 		// Recovery clears the error.
 		acq.set(tokensFor(clock.Now, time.Hour))
@@ -288,11 +296,7 @@ func TestExpiredAndFailingReturnsError(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		clock := newFakeClock()
-		acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
-		s := newTestSource(t, clock.Now, acq)
-		mustToken(t, s, "tok-1")
-
-		acq.set(func(context.Context, int) (string, time.Time, error) { return "", time.Time{}, errIdP })
+		s, acq := newFailingSource(t, clock)
 		clock.Advance(2 * time.Hour)
 		for i := range 3 {
 			if i == 2 {
@@ -512,10 +516,7 @@ func BenchmarkTokenHitParallel(b *testing.B) {
 func TestStatsCountAcquisitions(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
-	s := newTestSource(t, clock.Now, acq)
-	mustToken(t, s, "tok-1")
-	acq.set(func(context.Context, int) (string, time.Time, error) { return "", time.Time{}, errIdP })
+	s, _ := newFailingSource(t, clock)
 	clock.Advance(2 * time.Hour)
 	if _, err := s.Token(context.Background()); err == nil {
 		t.Fatal("Token() = nil error; want the acquisition error")
