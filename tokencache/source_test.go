@@ -298,13 +298,18 @@ func TestExpiredAndFailingReturnsError(t *testing.T) {
 		clock := newFakeClock()
 		s, acq := newFailingSource(t, clock)
 		clock.Advance(2 * time.Hour)
-		for i := range 3 {
-			if i == 2 {
+		for i := range 5 {
+			if i >= 2 {
 				// Within failureHold a waiting caller gets the last error;
-				// after it, a fresh attempt.
+				// after it, a fresh attempt, even when Run's back-off
+				// (2 to 4 s after the third failure) is not over.
 				clock.Advance(failureHold)
 			}
-			_, err := s.Token(context.Background())
+			// The bubble's virtual deadline turns a caller that Run
+			// leaves waiting into a failure instead of a hang.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			_, err := s.Token(ctx)
+			cancel()
 			if !errors.Is(err, ErrNoToken) || !errors.Is(err, errIdP) {
 				t.Fatalf("Token() error = %v; want ErrNoToken wrapping the acquisition error", err)
 			}
@@ -313,8 +318,8 @@ func TestExpiredAndFailingReturnsError(t *testing.T) {
 			}
 		}
 		synctest.Wait()
-		if n := acq.Calls(); n != 3 {
-			t.Errorf("acquisitions = %d; want 3", n)
+		if n := acq.Calls(); n != 5 {
+			t.Errorf("acquisitions = %d; want 5 (one per caller but the one within failureHold)", n)
 		}
 	})
 }
