@@ -2,7 +2,6 @@ package config
 
 import (
 	"errors"
-	"net/url"
 	"strings"
 )
 
@@ -139,31 +138,6 @@ func (e *Endpoints) fillFrom(d Endpoints) {
 	if e.ChannelIssuer == "" {
 		e.ChannelIssuer = d.ChannelIssuer
 	}
-}
-
-// microsoftLoginHosts are the Entra hosts MSAL knows without instance
-// discovery (MSAL's known-metadata table, microsoft-authentication-library-
-// for-go apps/internal/oauth/ops/authority). Any other authority host is a
-// fake or a proxy, for which discovery would call login.microsoftonline.com.
-var microsoftLoginHosts = map[string]bool{
-	"login.microsoftonline.com":        true,
-	"login.microsoftonline.us":         true,
-	"login.partner.microsoftonline.cn": true,
-	"login.windows.net":                true,
-	"login.chinacloudapi.cn":           true,
-	"login.microsoft.com":              true,
-	"login.sovcloud-identity.fr":       true,
-}
-
-// MicrosoftAuthorityHost reports whether AuthorityHost is a Microsoft login
-// host (exact host match, ignoring case). The token code turns MSAL's
-// instance discovery off when it is not.
-func (c Config) MicrosoftAuthorityHost() bool {
-	u, err := url.Parse(c.AuthorityHost)
-	if err != nil {
-		return false
-	}
-	return microsoftLoginHosts[strings.ToLower(u.Host)]
 }
 
 // DefaultEndpoints returns the cloud's default endpoints: what a setting

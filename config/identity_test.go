@@ -47,35 +47,6 @@ func TestAuthority(t *testing.T) {
 	}
 }
 
-func TestMicrosoftAuthorityHost(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		give string
-		want bool
-	}{
-		{"https://login.microsoftonline.com", true},
-		{"https://login.microsoftonline.us", true},
-		{"https://login.partner.microsoftonline.cn", true},
-		{"https://login.windows.net", true},
-		{"https://login.chinacloudapi.cn", true},
-		{"https://login.microsoft.com", true},
-		{"https://login.sovcloud-identity.fr", true},
-		{"https://LOGIN.MicrosoftOnline.com", true},
-		{"https://127.0.0.1:8443", false},
-		{"https://localhost", false},
-		{"https://login.microsoftonline.com.evil.example", false},
-		{"https://evil-login.microsoftonline.com", false},
-		{"https://sub.login.microsoftonline.com", false},
-		{"", false},
-	}
-	for _, tt := range tests {
-		cfg := config.Config{Endpoints: config.Endpoints{AuthorityHost: tt.give}}
-		if got := cfg.MicrosoftAuthorityHost(); got != tt.want {
-			t.Errorf("MicrosoftAuthorityHost(%q) = %v; want %v", tt.give, got, tt.want)
-		}
-	}
-}
-
 func TestCredentialKindString(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -8,8 +8,9 @@ import (
 	"github.com/botsidecar/sidecar/tokencache"
 )
 
-// A Source for a SingleTenant bot with a client secret. Here Entra is the
-// loopback fake, so instance discovery is off; against
+// A Source for a SingleTenant bot with a client secret. Run makes the
+// acquisitions; Token reads the cached token. Here Entra is the loopback
+// fake, so the Source turns MSAL's instance discovery off; against
 // login.microsoftonline.com it would be on.
 func ExampleNew() {
 	entra := fakes.NewEntra(fakes.EntraOptions{ClientSecret: "secret"})
@@ -20,7 +21,7 @@ func ExampleNew() {
 		Tenant:        "my-tenant-id",
 		ClientID:      "my-app-id",
 		Scope:         "https://api.botframework.com/.default",
-		Credential:    tokencache.Credential{Secret: "secret"},
+		Credential:    tokencache.ClientSecret("secret"),
 		HTTPClient:    entra.Client(),
 	})
 	if err != nil {
@@ -41,7 +42,7 @@ func ExampleNew() {
 
 	// The connector answered 401 to a request that carried tok:
 	src.Invalidate(tok)
-	fresh, _ := src.Token(ctx)
+	fresh, _ := src.Token(ctx) // waits for Run's new token
 	fmt.Println("new token:", fresh != tok)
 	// Output:
 	// aud: https://api.botframework.com

@@ -42,10 +42,11 @@ func TestManagedIdentityBypassesMSALCache(t *testing.T) {
 	t.Setenv("IDENTITY_ENDPOINT", srv.URL)
 	t.Setenv("IDENTITY_HEADER", "identity-header")
 
-	s, err := New(Options{ClientID: testApp, Scope: testScope, Credential: Credential{ManagedIdentity: true}})
+	s, err := New(Options{ClientID: testApp, Scope: testScope, Credential: ManagedIdentity()})
 	if err != nil {
 		t.Fatalf("New(managed identity) = %v", err)
 	}
+	start(t, s)
 	first, err := s.Token(context.Background())
 	if err != nil || first != "mi-token-1" {
 		t.Fatalf("Token() = %q, %v; want mi-token-1", first, err)

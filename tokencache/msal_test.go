@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,22 +46,23 @@ func newEntra(t *testing.T, opts fakes.EntraOptions) *fakes.Entra {
 
 func entraOptions(e *fakes.Entra, cred Credential) Options {
 	return Options{
-		AuthorityHost:     e.URL,
-		Tenant:            testTenant,
-		ClientID:          testApp,
-		Scope:             testScope,
-		Credential:        cred,
-		InstanceDiscovery: false,
-		HTTPClient:        e.Client(),
+		AuthorityHost: e.URL,
+		Tenant:        testTenant,
+		ClientID:      testApp,
+		Scope:         testScope,
+		Credential:    cred,
+		HTTPClient:    e.Client(),
 	}
 }
 
+// mustNew returns a Source for opts whose Run runs until the test ends.
 func mustNew(t *testing.T, opts Options) *Source {
 	t.Helper()
 	s, err := New(opts)
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}
+	start(t, s)
 	return s
 }
 
@@ -78,7 +78,7 @@ func get(t *testing.T, s *Source) string {
 func TestMSALSequentialCallsOneRequest(t *testing.T) {
 	t.Parallel()
 	e := newEntra(t, fakes.EntraOptions{ClientSecret: testSecret})
-	s := mustNew(t, entraOptions(e, Credential{Secret: testSecret}))
+	s := mustNew(t, entraOptions(e, ClientSecret(testSecret)))
 
 	first := get(t, s)
 	for range 49 {
@@ -105,7 +105,7 @@ func TestMSALConcurrentColdCallsOneRequest(t *testing.T) {
 	t.Parallel()
 	e := newEntra(t, fakes.EntraOptions{ClientSecret: testSecret})
 	e.SetDelay(100 * time.Millisecond) // let the callers pile up
-	s := mustNew(t, entraOptions(e, Credential{Secret: testSecret}))
+	s := mustNew(t, entraOptions(e, ClientSecret(testSecret)))
 
 	var wg sync.WaitGroup
 	got := make([]string, 40)
@@ -127,7 +127,7 @@ func TestMSALWrongSecret(t *testing.T) {
 	t.Parallel()
 	e := newEntra(t, fakes.EntraOptions{ClientSecret: testSecret})
 	const wrong = "wrong-secret~do-not-print"
-	s := mustNew(t, entraOptions(e, Credential{Secret: wrong}))
+	s := mustNew(t, entraOptions(e, ClientSecret(wrong)))
 
 	_, err := s.Token(context.Background())
 	if err == nil {
@@ -149,9 +149,11 @@ func TestMSALEntraOutage(t *testing.T) {
 	t.Parallel()
 	e := newEntra(t, fakes.EntraOptions{ClientSecret: testSecret})
 	e.FailNext(1, http.StatusServiceUnavailable)
-	opts := entraOptions(e, Credential{Secret: testSecret})
-	var skew atomic.Int64
-	opts.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	opts := entraOptions(e, ClientSecret(testSecret))
+	// Frozen, so that Run's own retry after the back-off cannot come
+	// first, however slow the machine.
+	clock := &fakeClock{t: time.Now()}
+	opts.Now = clock.Now
 	s := mustNew(t, opts)
 
 	for range 2 { // the second call is answered from the failure, no request
@@ -159,7 +161,7 @@ func TestMSALEntraOutage(t *testing.T) {
 			t.Errorf("Token() during an outage = %v; want an error with the 503", err)
 		}
 	}
-	skew.Store(int64(failureHold))
+	clock.Advance(failureHold)
 	get(t, s) // after failureHold a waiting caller gets a fresh attempt
 	if n := e.Requests(); n != 2 {
 		t.Errorf("token requests = %d; want 2", n)
@@ -198,14 +200,14 @@ func TestMSALCertificate(t *testing.T) {
 	t.Parallel()
 	path, cert := writeCertPEM(t)
 	e := newEntra(t, fakes.EntraOptions{AcceptAssertion: true, ClientCertificate: cert})
-	s := mustNew(t, entraOptions(e, Credential{CertFile: path}))
+	s := mustNew(t, entraOptions(e, CertificateFile(path)))
 	if _, err := e.Verify(get(t, s)); err != nil {
 		t.Errorf("Verify(token) = %v", err)
 	}
 
 	// A certificate Entra does not know is refused.
 	otherPath, _ := writeCertPEM(t)
-	other := mustNew(t, entraOptions(e, Credential{CertFile: otherPath}))
+	other := mustNew(t, entraOptions(e, CertificateFile(otherPath)))
 	if _, err := other.Token(context.Background()); err == nil || !strings.Contains(err.Error(), "invalid_client") {
 		t.Errorf("Token() with an unknown certificate = %v; want invalid_client", err)
 	}
@@ -218,7 +220,7 @@ func TestMSALBadCertificateFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := New(entraOptions(newEntra(t, fakes.EntraOptions{}), Credential{CertFile: path}))
+	_, err := New(entraOptions(newEntra(t, fakes.EntraOptions{}), CertificateFile(path)))
 	if err == nil || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), content) {
 		t.Errorf("New(bad cert) error = %v; want one naming %s without its content", err, path)
 	}
@@ -237,7 +239,7 @@ func TestMSALAssertionFileReread(t *testing.T) {
 		return a
 	}
 	first := write("system:serviceaccount:bots:one")
-	s := mustNew(t, entraOptions(e, Credential{AssertionFile: path}))
+	s := mustNew(t, entraOptions(e, AssertionFile(path)))
 	tok := get(t, s)
 
 	second := write("system:serviceaccount:bots:two") // the kubelet rotated it
@@ -263,7 +265,7 @@ func TestMSALSecretFileRotation(t *testing.T) {
 	if err := os.WriteFile(path, []byte("secret-one\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := mustNew(t, entraOptions(e, Credential{SecretFile: path}))
+	s := mustNew(t, entraOptions(e, ClientSecretFile(path)))
 	tok := get(t, s)
 
 	e.SetClientSecret("secret-two")
@@ -285,7 +287,7 @@ func TestMSALSecretFileRotation(t *testing.T) {
 func TestMSALInvalidate(t *testing.T) {
 	t.Parallel()
 	e := newEntra(t, fakes.EntraOptions{ClientSecret: testSecret})
-	s := mustNew(t, entraOptions(e, Credential{Secret: testSecret}))
+	s := mustNew(t, entraOptions(e, ClientSecret(testSecret)))
 
 	stale := get(t, s)
 	s.Invalidate(stale)
@@ -321,9 +323,9 @@ func TestMSALInvalidate(t *testing.T) {
 func TestMSALCacheBypassed(t *testing.T) {
 	t.Parallel()
 	e := newEntra(t, fakes.EntraOptions{ClientSecret: testSecret})
-	opts := entraOptions(e, Credential{Secret: testSecret})
+	opts := entraOptions(e, ClientSecret(testSecret))
 
-	acq, err := newAcquirer(opts)
+	acq, err := opts.Credential.newAcquirer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,9 +358,12 @@ func TestMSALLogsNoSecrets(t *testing.T) {
 	e := newEntra(t, fakes.EntraOptions{ClientSecret: testSecret})
 	e.FailNext(1, http.StatusServiceUnavailable)
 	core, logs := observer.New(zapcore.DebugLevel)
-	opts := entraOptions(e, Credential{Secret: testSecret})
+	opts := entraOptions(e, ClientSecret(testSecret))
 	opts.Logger = zap.New(core)
-	s := mustNew(t, opts)
+	s, err := New(opts)
+	if err != nil {
+		t.Fatalf("New() = %v", err)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)

@@ -2,6 +2,8 @@ package tokencache
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -23,6 +25,10 @@ const (
 	backoffCap  = time.Minute
 )
 
+// errRunning is Run's answer when another Run of the Source is running: two
+// drivers would acquire twice.
+var errRunning = errors.New("already running")
+
 // backoff returns the wait after the given number of consecutive failures:
 // the exponential step with "equal jitter" (between half the step and the
 // step), so that replicas that failed together do not retry together, and the
@@ -35,71 +41,119 @@ func backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// Run acquires the first token and then keeps it fresh until ctx is done:
-// it refreshes at the token's refresh point, so that callers of Token rarely
-// see one due, and after a failure retries with back-off, logging each
-// failed attempt (no caller is waiting for that error, so the loop logs it).
-// It returns nil once ctx is done, after the acquisition it was waiting on
-// (cancelled) has returned: no goroutine of the Source outlives Run except an
-// acquisition that a Token caller starts later, which its timeout bounds.
+// Run makes every acquisition of the Source until ctx is done: the first
+// token at start-up, the proactive refresh at the token's refresh point (so
+// that callers of Token rarely see one due), a new token after Invalidate,
+// one for callers that have none, and after a failure retries with
+// back-off, logging each outcome (no caller is waiting for a failed
+// refresh's error, so the loop logs it).
+//
+// It returns nil once ctx is done, after the acquisition in flight
+// (cancelled) has returned; from then on callers without a usable token get
+// ErrNoToken at once. It returns an error at once if another Run of the
+// Source is running.
 func (s *Source) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("token source for %s: %w", s.clientID, errRunning)
+	}
+	defer s.running.Store(false)
 	defer s.log.Debug(msgRefreshStopped, zap.String("client_id", s.clientID))
+	s.setStopped(false)
+	defer s.setStopped(true)
+
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for {
-		f, wait := s.plan(ctx)
-		if f != nil {
+		if wait := s.plan(s.state.Load(), s.now()); wait > 0 {
+			timer.Reset(wait)
 			select {
-			case <-f.done:
-				s.report(f)
+			case <-timer.C:
+			case <-s.wake:
 			case <-ctx.Done():
-				f.cancel()
-				<-f.done
 				return nil
 			}
 			continue
 		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-s.wake:
-			timer.Stop()
-		case <-ctx.Done():
-			timer.Stop()
+		s.refresh(ctx)
+		if ctx.Err() != nil {
 			return nil
 		}
 	}
 }
 
-// plan decides Run's next step: wait for an acquisition (joining the one in
-// flight or starting one when due), or sleep for the returned duration.
-func (s *Source) plan(ctx context.Context) (*flight, time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.flight != nil {
-		return s.flight, 0
+// plan returns how long Run waits before the next acquisition; zero or less
+// means now.
+func (s *Source) plan(st *state, now time.Time) time.Duration {
+	t := st.tok
+	if t != nil && now.Before(t.refreshAt) {
+		return t.refreshAt.Sub(now)
 	}
-	now := s.now()
-	if t := s.tok.Load(); t != nil && now.Before(t.refreshAt) {
-		return nil, t.refreshAt.Sub(now)
+	due := st.retryAt // zero after a success: at once
+	if st.wanted.Load() && (t == nil || !now.Before(t.staleAt)) {
+		// A caller has no usable token: it does not wait out the back-off,
+		// only failureHold (only one acquisition runs at a time anyway).
+		if hold := st.failedAt.Add(failureHold); hold.Before(due) {
+			due = hold
+		}
 	}
-	if now.Before(s.retryAt) {
-		return nil, s.retryAt.Sub(now)
-	}
-	return s.startLocked(ctx), 0
+	return due.Sub(now)
 }
 
-// report logs the outcome of an acquisition Run waited for. Never the token.
-func (s *Source) report(f *flight) {
-	if f.err != nil {
+// refresh makes one acquisition, publishes its outcome and logs it.
+func (s *Source) refresh(ctx context.Context) {
+	actx, cancel := context.WithTimeout(ctx, acquireTimeout)
+	value, exp, err := s.Acquire(actx)
+	cancel()
+	now := s.now()
+	s.acquisitions.Add(1)
+	if err != nil {
+		s.failed.Add(1)
+	}
+	var st status
+	s.publish(func(next *status) bool {
+		if err != nil {
+			next.failures++
+			next.err, next.failedAt = err, now
+			next.retryAt = now.Add(backoff(next.failures))
+		} else {
+			next.tok = schedule(value, exp, now, s.refreshBefore)
+			next.err, next.failedAt, next.failures, next.retryAt = nil, time.Time{}, 0, time.Time{}
+			next.ready = true
+		}
+		st = *next
+		return true
+	})
+	if ctx.Err() != nil {
+		return // Run is stopping: that is not the acquisition's fault
+	}
+	s.report(st, now)
+}
+
+// setStopped publishes whether Run has returned, so that callers waiting for
+// a token get an answer.
+func (s *Source) setStopped(stopped bool) {
+	s.publish(func(st *status) bool {
+		if st.stopped == stopped {
+			return false
+		}
+		st.stopped = stopped
+		return true
+	})
+}
+
+// report logs the outcome of an acquisition. Never the token.
+func (s *Source) report(st status, now time.Time) {
+	if st.err != nil {
 		s.log.Warn(msgAcquireFailed,
 			zap.String("client_id", s.clientID),
 			zap.String("authority", s.authority),
-			zap.Int("attempt", f.attempt),
-			zap.Duration("retry_in", f.retryIn),
-			zap.Error(f.err))
+			zap.Int("attempt", st.failures),
+			zap.Duration("retry_in", st.retryAt.Sub(now)),
+			zap.Error(st.err))
 		return
 	}
 	s.log.Info(msgAcquired,
 		zap.String("client_id", s.clientID),
 		zap.String("authority", s.authority),
-		zap.Duration("expires_in", f.tok.expiresOn.Sub(s.now()).Round(time.Second)))
+		zap.Duration("expires_in", st.tok.expiresOn.Sub(now).Round(time.Second)))
 }

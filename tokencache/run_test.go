@@ -18,21 +18,17 @@ import (
 
 func newRunSource(acq acquirer) (*Source, *observer.ObservedLogs) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	s := newSource(Options{ClientID: testApp, AuthorityHost: "https://login.test", Tenant: "t1",
-		Logger: zap.New(core)}, acq)
+	s := newSource(Options{ClientID: testApp, Logger: zap.New(core)}, testAuthority, acq)
 	return s, logs
 }
 
-// startRun runs s.Run and returns a function that stops it and waits for it.
-func startRun(t *testing.T, s *Source) (stop func()) {
+// runSource runs s.Run; the function it returns stops Run and waits for it.
+func runSource(t *testing.T, s *Source) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- s.Run(ctx) }()
+	wait := startRun(ctx, t, s)
 	return func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run() = %v; want nil after cancel", err)
-		}
+		wait()
 	}
 }
 
@@ -46,7 +42,7 @@ func TestRunRetriesStartupThenReady(t *testing.T) {
 			return tokensFor(time.Now, time.Hour)(ctx, n)
 		}}
 		s, logs := newRunSource(acq)
-		stop := startRun(t, s)
+		stop := runSource(t, s)
 		defer stop()
 
 		synctest.Wait()
@@ -96,7 +92,7 @@ func TestRunRefreshFailureRetriesWhileServing(t *testing.T) {
 			return tokensFor(time.Now, time.Hour)(ctx, n)
 		}}
 		s, logs := newRunSource(acq)
-		stop := startRun(t, s)
+		stop := runSource(t, s)
 		defer stop()
 
 		time.Sleep(30*time.Minute + time.Millisecond) // the refresh at half-life fails
@@ -119,7 +115,7 @@ func TestRunReacquiresAfterInvalidate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		acq := &fakeAcquirer{fn: tokensFor(time.Now, time.Hour)}
 		s, _ := newRunSource(acq)
-		stop := startRun(t, s)
+		stop := runSource(t, s)
 		defer stop()
 
 		synctest.Wait()
@@ -142,7 +138,7 @@ func TestRunStopsOnCancelWithoutLeaks(t *testing.T) {
 		}}
 		s, _ := newRunSource(acq)
 		start := time.Now()
-		stop := startRun(t, s)
+		stop := runSource(t, s)
 		synctest.Wait()
 		stop() // returns only after Run has returned
 
@@ -162,11 +158,77 @@ func TestRunStopsWhileSleeping(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		acq := &fakeAcquirer{fn: tokensFor(time.Now, time.Hour)}
 		s, _ := newRunSource(acq)
-		stop := startRun(t, s)
+		stop := runSource(t, s)
 		synctest.Wait() // token acquired, Run sleeps until half-life
+		if err := s.Run(context.Background()); !errors.Is(err, errRunning) {
+			t.Errorf("second Run() = %v; want errRunning", err)
+		}
 		stop()
 		if n := acq.Calls(); n != 1 {
-			t.Errorf("acquisitions = %d; want 1", n)
+			t.Errorf("acquisitions = %d; want 1 (one driver)", n)
 		}
 	})
+}
+
+func TestTokenWaitsForRunAndFailsAfterIt(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		acq := &fakeAcquirer{fn: tokensFor(time.Now, time.Hour)}
+		s, _ := newRunSource(acq)
+
+		// Before Run: a caller waits, and nothing is acquired behind Run's back.
+		got := make(chan string)
+		go func() {
+			v, _ := s.Token(context.Background())
+			got <- v
+		}()
+		synctest.Wait()
+		if n := acq.Calls(); n != 0 {
+			t.Fatalf("acquisitions without Run = %d; want 0", n)
+		}
+		stop := runSource(t, s)
+		if v := <-got; v != "tok-1" {
+			t.Errorf("Token() once Run started = %q; want tok-1", v)
+		}
+
+		// After Run: the cached token is still served; without one, callers
+		// get ErrNoToken at once instead of waiting for their deadline.
+		stop()
+		mustToken(t, s, "tok-1")
+		s.Invalidate("tok-1")
+		if _, err := s.Token(context.Background()); !errors.Is(err, ErrNoToken) {
+			t.Errorf("Token() after Run returned = %v; want ErrNoToken", err)
+		}
+	})
+}
+
+func TestAcquireOneShot(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
+	s := newSource(Options{ClientID: testApp, Now: clock.Now}, testAuthority, acq)
+
+	tok, exp, err := s.Acquire(context.Background())
+	if err != nil || tok != "tok-1" || !exp.Equal(clock.Now().Add(time.Hour)) {
+		t.Fatalf("Acquire() = %q, %v, %v; want tok-1 expiring in an hour", tok, exp, err)
+	}
+	if !s.ExpiresOn().IsZero() || s.Ready() || s.Stats() != (Stats{}) {
+		t.Errorf("after Acquire: ExpiresOn() = %v, Ready() = %v, Stats() = %+v; want nothing cached or counted",
+			s.ExpiresOn(), s.Ready(), s.Stats())
+	}
+	if tok, _, _ := s.Acquire(context.Background()); tok != "tok-2" {
+		t.Errorf("second Acquire() = %q; want a new acquisition, tok-2", tok)
+	}
+
+	acq.set(func(context.Context, int) (string, time.Time, error) { return "", time.Time{}, errIdP })
+	if _, _, err := s.Acquire(context.Background()); !errors.Is(err, ErrNoToken) || !errors.Is(err, errIdP) {
+		t.Errorf("Acquire() error = %v; want ErrNoToken wrapping the acquisition error", err)
+	}
+	acq.set(tokensFor(clock.Now, -time.Second))
+	if _, _, err := s.Acquire(context.Background()); !errors.Is(err, ErrNoToken) {
+		t.Errorf("Acquire() of an expired token = %v; want ErrNoToken", err)
+	}
+	if s.LastError() != nil {
+		t.Errorf("LastError() = %v; want nil: Acquire publishes nothing", s.LastError())
+	}
 }

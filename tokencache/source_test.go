@@ -67,17 +67,32 @@ func tokensFor(now func() time.Time, life time.Duration) func(context.Context, i
 	}
 }
 
-func newTestSource(now func() time.Time, acq acquirer) *Source {
-	return newSource(Options{ClientID: testApp, AuthorityHost: "https://login.test", Tenant: "t1", Now: now}, acq)
+// newTestSource returns a Source over acq whose Run runs until the test
+// ends.
+func newTestSource(t testing.TB, now func() time.Time, acq acquirer) *Source {
+	t.Helper()
+	s := newSource(Options{ClientID: testApp, Now: now}, testAuthority, acq)
+	start(t, s)
+	return s
 }
 
-// waitIdle waits for the acquisition in flight, if any, to be published.
-func waitIdle(s *Source) {
-	s.mu.Lock()
-	f := s.flight
-	s.mu.Unlock()
-	if f != nil {
-		<-f.done
+const testAuthority = "https://login.test/t1"
+
+// start runs s.Run until the test ends and waits for it to return.
+func start(t testing.TB, s *Source) {
+	t.Helper()
+	t.Cleanup(startRun(t.Context(), t, s))
+}
+
+// startRun runs s.Run until ctx is done; the function it returns waits for
+// Run to return.
+func startRun(ctx context.Context, t testing.TB, s *Source) (wait func()) {
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	return func() {
+		if err := <-done; err != nil {
+			t.Errorf("Run() = %v; want nil after cancel", err)
+		}
 	}
 }
 
@@ -93,7 +108,7 @@ func TestTokenCachedUntilRefreshDue(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
-	s := newTestSource(clock.Now, acq)
+	s := newTestSource(t, clock.Now, acq)
 
 	for range 50 {
 		mustToken(t, s, "tok-1")
@@ -116,7 +131,7 @@ func TestTokenColdCacheSingleFlight(t *testing.T) {
 			<-release
 			return fmt.Sprintf("tok-%d", n), time.Now().Add(time.Hour), nil
 		}}
-		s := newTestSource(nil, acq)
+		s := newTestSource(t, nil, acq)
 
 		const callers = 40
 		got := make(chan string, callers)
@@ -153,7 +168,7 @@ func TestTokenWaiterHonoursContext(t *testing.T) {
 			<-release
 			return "tok-1", time.Now().Add(time.Hour), nil
 		}}
-		s := newTestSource(nil, acq)
+		s := newTestSource(t, nil, acq)
 
 		ctx, cancel := context.WithCancel(context.Background())
 		gaveUp := make(chan error)
@@ -188,7 +203,7 @@ func TestRefreshAheadDoesNotMakeCallersWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clock := newFakeClock()
 		acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
-		s := newTestSource(clock.Now, acq)
+		s := newTestSource(t, clock.Now, acq)
 		mustToken(t, s, "tok-1")
 
 		// Past half-life: the next call starts one refresh, which blocks
@@ -208,7 +223,7 @@ func TestRefreshAheadDoesNotMakeCallersWait(t *testing.T) {
 			t.Fatalf("acquisitions = %d; want 2 (one refresh however many callers)", n)
 		}
 		close(release)
-		waitIdle(s)
+		synctest.Wait() // the refresh is published
 		mustToken(t, s, "tok-2")
 		if n := acq.Calls(); n != 2 {
 			t.Errorf("acquisitions = %d; want 2", n)
@@ -218,87 +233,102 @@ func TestRefreshAheadDoesNotMakeCallersWait(t *testing.T) {
 
 var errIdP = errors.New("AADSTS50196: fake outage")
 
+// newFailingSource returns a running Source that holds tok-1 (valid for an
+// hour on clock) and whose acquisitions fail with errIdP from then on.
+func newFailingSource(t *testing.T, clock *fakeClock) (*Source, *fakeAcquirer) {
+	t.Helper()
+	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
+	s := newTestSource(t, clock.Now, acq)
+	mustToken(t, s, "tok-1")
+	acq.set(func(context.Context, int) (string, time.Time, error) { return "", time.Time{}, errIdP })
+	return s, acq
+}
+
 func TestRefreshFailureKeepsTokenAndBacksOff(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
-	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
-	s := newTestSource(clock.Now, acq)
-	mustToken(t, s, "tok-1")
+	synctest.Test(t, func(t *testing.T) {
+		clock := newFakeClock()
+		s, acq := newFailingSource(t, clock)
+		clock.Advance(31 * time.Minute)
+		mustToken(t, s, "tok-1") // wakes Run for the refresh, which fails
+		synctest.Wait()
+		if err := s.LastError(); !errors.Is(err, errIdP) || !errors.Is(err, ErrNoToken) {
+			t.Errorf("LastError() = %v; want the acquisition error wrapped in ErrNoToken", err)
+		}
 
-	acq.set(func(context.Context, int) (string, time.Time, error) { return "", time.Time{}, errIdP })
-	clock.Advance(31 * time.Minute)
-	mustToken(t, s, "tok-1") // starts the refresh, which fails
-	waitIdle(s)
-	if err := s.LastError(); !errors.Is(err, errIdP) || !errors.Is(err, ErrNoToken) {
-		t.Errorf("LastError() = %v; want the acquisition error wrapped in ErrNoToken", err)
-	}
+		// expectBackoff waits for Run and checks the acquisitions so far
+		// and when Run retries.
+		expectBackoff := func(calls int, lo, hi time.Duration) {
+			t.Helper()
+			synctest.Wait()
+			if n := acq.Calls(); n != calls {
+				t.Fatalf("acquisitions = %d; want %d", n, calls)
+			}
+			if wait := s.state.Load().retryAt.Sub(clock.Now()); wait < lo || wait > hi {
+				t.Errorf("retry in %v; want within [%v, %v]", wait, lo, hi)
+			}
+		}
 
-	// Within the back-off, callers get the valid token and start nothing.
-	for range 10 {
+		// Within the back-off, callers get the valid token and cause nothing.
+		for range 10 {
+			mustToken(t, s, "tok-1")
+		}
+		expectBackoff(2, backoffBase/2, backoffBase)
+
+		// After it, one more attempt, and a longer back-off.
+		clock.Advance(backoffBase)
 		mustToken(t, s, "tok-1")
-	}
-	if n := acq.Calls(); n != 2 {
-		t.Fatalf("acquisitions during back-off = %d; want 2", n)
-	}
-	if wait := s.retryAt.Sub(clock.Now()); wait < backoffBase/2 || wait > backoffBase {
-		t.Errorf("first retry in %v; want within [%v, %v]", wait, backoffBase/2, backoffBase)
-	}
+		expectBackoff(3, backoffBase, 2*backoffBase)
 
-	// After it, one more attempt, and a longer back-off.
-	clock.Advance(backoffBase)
-	mustToken(t, s, "tok-1")
-	waitIdle(s)
-	if n := acq.Calls(); n != 3 {
-		t.Fatalf("acquisitions after back-off = %d; want 3", n)
-	}
-	if wait := s.retryAt.Sub(clock.Now()); wait < backoffBase || wait > 2*backoffBase {
-		t.Errorf("second retry in %v; want within [%v, %v]", wait, backoffBase, 2*backoffBase)
-	}
-
-	// Recovery clears the error.
-	acq.set(tokensFor(clock.Now, time.Hour))
-	clock.Advance(2 * backoffBase)
-	mustToken(t, s, "tok-1")
-	waitIdle(s)
-	mustToken(t, s, "tok-4")
-	if err := s.LastError(); err != nil {
-		t.Errorf("LastError() after success = %v; want nil", err)
-	}
+		// Recovery clears the error.
+		acq.set(tokensFor(clock.Now, time.Hour))
+		clock.Advance(2 * backoffBase)
+		mustToken(t, s, "tok-1")
+		synctest.Wait()
+		mustToken(t, s, "tok-4")
+		if err := s.LastError(); err != nil {
+			t.Errorf("LastError() after success = %v; want nil", err)
+		}
+	})
 }
 
 func TestExpiredAndFailingReturnsError(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
-	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
-	s := newTestSource(clock.Now, acq)
-	mustToken(t, s, "tok-1")
-
-	acq.set(func(context.Context, int) (string, time.Time, error) { return "", time.Time{}, errIdP })
-	clock.Advance(2 * time.Hour)
-	for i := range 3 {
-		if i == 2 {
-			// Within failureHold a waiting caller gets the last error;
-			// after it, a fresh attempt.
-			clock.Advance(failureHold)
+	synctest.Test(t, func(t *testing.T) {
+		clock := newFakeClock()
+		s, acq := newFailingSource(t, clock)
+		clock.Advance(2 * time.Hour)
+		for i := range 5 {
+			if i >= 2 {
+				// Within failureHold a waiting caller gets the last error;
+				// after it, a fresh attempt, even when Run's back-off
+				// (2 to 4 s after the third failure) is not over.
+				clock.Advance(failureHold)
+			}
+			// The bubble's virtual deadline turns a caller that Run
+			// leaves waiting into a failure instead of a hang.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			_, err := s.Token(ctx)
+			cancel()
+			if !errors.Is(err, ErrNoToken) || !errors.Is(err, errIdP) {
+				t.Fatalf("Token() error = %v; want ErrNoToken wrapping the acquisition error", err)
+			}
+			if !strings.Contains(err.Error(), "acquire token for "+testApp) {
+				t.Errorf("Token() error = %q; want it to name the client id", err)
+			}
 		}
-		_, err := s.Token(context.Background())
-		if !errors.Is(err, ErrNoToken) || !errors.Is(err, errIdP) {
-			t.Fatalf("Token() error = %v; want ErrNoToken wrapping the acquisition error", err)
+		synctest.Wait()
+		if n := acq.Calls(); n != 5 {
+			t.Errorf("acquisitions = %d; want 5 (one per caller but the one within failureHold)", n)
 		}
-		if !strings.Contains(err.Error(), "acquire token for "+testApp) {
-			t.Errorf("Token() error = %q; want it to name the client id", err)
-		}
-	}
-	if n := acq.Calls(); n != 3 {
-		t.Errorf("acquisitions = %d; want 3", n)
-	}
+	})
 }
 
 func TestExpiredTokenFromProviderIsAnError(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	acq := &fakeAcquirer{fn: tokensFor(clock.Now, -time.Second)}
-	s := newTestSource(clock.Now, acq)
+	s := newTestSource(t, clock.Now, acq)
 	if _, err := s.Token(context.Background()); !errors.Is(err, ErrNoToken) {
 		t.Errorf("Token() error = %v; want ErrNoToken", err)
 	}
@@ -309,32 +339,42 @@ func TestExpiredTokenFromProviderIsAnError(t *testing.T) {
 
 func TestInvalidate(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
-	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
-	s := newTestSource(clock.Now, acq)
-	mustToken(t, s, "tok-1")
+	synctest.Test(t, func(t *testing.T) {
+		clock := newFakeClock()
+		release := make(chan struct{})
+		acq := &fakeAcquirer{fn: func(ctx context.Context, n int) (string, time.Time, error) {
+			if n > 1 {
+				<-release // keeps the state after Invalidate observable
+			}
+			return tokensFor(clock.Now, time.Hour)(ctx, n)
+		}}
+		s := newTestSource(t, clock.Now, acq)
+		mustToken(t, s, "tok-1")
 
-	s.Invalidate("some-other-token")
-	mustToken(t, s, "tok-1")
+		s.Invalidate("some-other-token")
+		mustToken(t, s, "tok-1")
 
-	s.Invalidate("tok-1")
-	if !s.ExpiresOn().IsZero() {
-		t.Errorf("ExpiresOn() after Invalidate = %v; want zero", s.ExpiresOn())
-	}
-	mustToken(t, s, "tok-2")
+		s.Invalidate("tok-1")
+		if !s.ExpiresOn().IsZero() {
+			t.Errorf("ExpiresOn() after Invalidate = %v; want zero", s.ExpiresOn())
+		}
+		close(release)
+		mustToken(t, s, "tok-2")
 
-	s.Invalidate("tok-1") // a late 401 for the old token changes nothing
-	mustToken(t, s, "tok-2")
-	if n := acq.Calls(); n != 2 {
-		t.Errorf("acquisitions = %d; want 2", n)
-	}
+		s.Invalidate("tok-1") // a late 401 for the old token changes nothing
+		mustToken(t, s, "tok-2")
+		synctest.Wait()
+		if n := acq.Calls(); n != 2 {
+			t.Errorf("acquisitions = %d; want 2", n)
+		}
+	})
 }
 
 func TestConcurrentInvalidateOneAcquisition(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		acq := &fakeAcquirer{fn: tokensFor(time.Now, time.Hour)}
-		s := newTestSource(nil, acq)
+		s := newTestSource(t, nil, acq)
 		mustToken(t, s, "tok-1")
 
 		// Twenty requests got a 401 for tok-1 at the same time.
@@ -412,11 +452,13 @@ func TestNewValidates(t *testing.T) {
 		give func(*Options)
 		want string
 	}{
-		{"no credential", func(o *Options) {}, "0 credentials set"},
-		{"two credentials", func(o *Options) { o.Credential = Credential{Secret: "x", CertFile: "y"} }, "2 credentials set"},
-		{"no client id", func(o *Options) { o.ClientID = ""; o.Credential.Secret = "x" }, "client id is empty"},
-		{"no tenant", func(o *Options) { o.Tenant = ""; o.Credential.Secret = "x" }, "authority host and tenant are required"},
-		{"missing secret file", func(o *Options) { o.Credential.SecretFile = "/nonexistent/secret" }, "/nonexistent/secret"},
+		{"no credential", func(o *Options) {}, "no credential"},
+		{"no client id", func(o *Options) { o.ClientID = ""; o.Credential = ClientSecret("x") }, "client id is empty"},
+		{"no scope, no tenant", func(o *Options) { o.Scope, o.Tenant = "", ""; o.Credential = ClientSecret("x") },
+			"scope is empty; authority host and tenant are required"},
+		{"empty secret", func(o *Options) { o.Credential = ClientSecret("") }, "client secret"},
+		{"missing secret file", func(o *Options) { o.Credential = ClientSecretFile("/nonexistent/secret") }, "/nonexistent/secret"},
+		{"missing certificate file", func(o *Options) { o.Credential = CertificateFile("/nonexistent/cert.pem") }, "/nonexistent/cert.pem"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -427,12 +469,18 @@ func TestNewValidates(t *testing.T) {
 			}
 		})
 	}
+	// A managed identity needs no authority.
+	opts := base
+	opts.AuthorityHost, opts.Tenant, opts.Credential = "", "", ManagedIdentity()
+	if _, err := New(opts); err != nil {
+		t.Errorf("New(managed identity without authority) = %v; want nil", err)
+	}
 }
 
 // Not parallel: AllocsPerRun measures the whole process.
 func TestTokenHitDoesNotAllocate(t *testing.T) {
 	acq := &fakeAcquirer{fn: tokensFor(time.Now, time.Hour)}
-	s := newTestSource(nil, acq)
+	s := newTestSource(t, nil, acq)
 	ctx := context.Background()
 	mustToken(t, s, "tok-1")
 	if allocs := testing.AllocsPerRun(1000, func() { _, _ = s.Token(ctx) }); allocs != 0 {
@@ -442,7 +490,7 @@ func TestTokenHitDoesNotAllocate(t *testing.T) {
 
 func BenchmarkTokenHit(b *testing.B) {
 	acq := &fakeAcquirer{fn: tokensFor(time.Now, time.Hour)}
-	s := newTestSource(nil, acq)
+	s := newTestSource(b, nil, acq)
 	ctx := context.Background()
 	if _, err := s.Token(ctx); err != nil {
 		b.Fatal(err)
@@ -457,7 +505,7 @@ func BenchmarkTokenHit(b *testing.B) {
 
 func BenchmarkTokenHitParallel(b *testing.B) {
 	acq := &fakeAcquirer{fn: tokensFor(time.Now, time.Hour)}
-	s := newTestSource(nil, acq)
+	s := newTestSource(b, nil, acq)
 	ctx := context.Background()
 	if _, err := s.Token(ctx); err != nil {
 		b.Fatal(err)
@@ -473,10 +521,7 @@ func BenchmarkTokenHitParallel(b *testing.B) {
 func TestStatsCountAcquisitions(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
-	s := newTestSource(clock.Now, acq)
-	mustToken(t, s, "tok-1")
-	acq.set(func(context.Context, int) (string, time.Time, error) { return "", time.Time{}, errIdP })
+	s, _ := newFailingSource(t, clock)
 	clock.Advance(2 * time.Hour)
 	if _, err := s.Token(context.Background()); err == nil {
 		t.Fatal("Token() = nil error; want the acquisition error")

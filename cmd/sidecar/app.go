@@ -214,24 +214,23 @@ func tokenOptions(cfg config.Config, logger *zap.Logger, client *http.Client) to
 		AuthorityHost: cfg.AuthorityHost,
 		// The tenant segment of the authority: the bot's tenant, or the
 		// cloud's Bot Framework tenant for a multi-tenant bot.
-		Tenant:            strings.TrimPrefix(cfg.Authority(), cfg.AuthorityHost+"/"),
-		ClientID:          cfg.AppID,
-		Scope:             cfg.TokenScope,
-		InstanceDiscovery: cfg.MicrosoftAuthorityHost(),
-		HTTPClient:        client,
-		Logger:            logger.Named("token"),
+		Tenant:     strings.TrimPrefix(cfg.Authority(), cfg.AuthorityHost+"/"),
+		ClientID:   cfg.AppID,
+		Scope:      cfg.TokenScope,
+		HTTPClient: client,
+		Logger:     logger.Named("token"),
 	}
 	switch cfg.Credential() {
 	case config.CredentialSecret:
-		o.Credential.Secret = cfg.AppPassword.Value()
+		o.Credential = tokencache.ClientSecret(cfg.AppPassword.Value())
 	case config.CredentialSecretFile:
-		o.Credential.SecretFile = cfg.ClientSecretFile
+		o.Credential = tokencache.ClientSecretFile(cfg.ClientSecretFile)
 	case config.CredentialCertFile:
-		o.Credential.CertFile = cfg.ClientCertFile
+		o.Credential = tokencache.CertificateFile(cfg.ClientCertFile)
 	case config.CredentialFederatedFile:
-		o.Credential.AssertionFile = cfg.FederatedTokenFile
+		o.Credential = tokencache.AssertionFile(cfg.FederatedTokenFile)
 	case config.CredentialManagedIdentity:
-		o.Credential.ManagedIdentity = true
+		o.Credential = tokencache.ManagedIdentity()
 	}
 	return o
 }

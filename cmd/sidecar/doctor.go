@@ -102,7 +102,7 @@ func checkToken(ctx context.Context, cfg config.Config, d deps) check {
 	}
 	tctx, cancel := context.WithTimeout(ctx, doctorTimeout)
 	defer cancel()
-	tok, err := src.Token(tctx)
+	tok, _, err := src.Acquire(tctx)
 	if err != nil {
 		c.Detail = "no token from " + cfg.Authority() + ": " + err.Error()
 		c.Fix = tokenFix(err.Error(), cfg)
