@@ -77,7 +77,7 @@ func doctorChecks(ctx context.Context, env map[string]string, d deps) []check {
 	cfg, err := config.Load(env)
 	if err != nil {
 		return []check{{Name: "config", Detail: err.Error(),
-			Fix: "set the variables named above (see the README's configuration table)"}}
+			Fix: "set the variables named above (docs/configuration.md lists each one)"}}
 	}
 	checks := []check{{Name: "config", OK: true, Detail: fmt.Sprintf("app %s, %s, tenant %q, cloud %s, credential: %s",
 		cfg.AppID, cfg.AppType, cfg.TenantID, cfg.Cloud, cfg.Credential())}}
@@ -88,8 +88,9 @@ func doctorChecks(ctx context.Context, env map[string]string, d deps) []check {
 	return checks
 }
 
-// checkToken acquires a token and compares its claims with what the
-// configuration expects (../shared/conversation-api.md §1).
+// checkToken acquires a token and compares its claims (audience, app,
+// tenant) with what the configuration expects, because the connector
+// answers a token for the wrong audience with a bare 401 and no reason.
 func checkToken(ctx context.Context, cfg config.Config, d deps) check {
 	c := check{Name: "token"}
 	src, err := tokencache.New(tokenOptions(cfg, zap.NewNop(), d.entraClient))
