@@ -1,6 +1,7 @@
 // Package channelauth validates the bearer token the Bot Framework channel
 // sends with every activity to POST /api/messages, the way the Bot
-// Framework SDKs do (CONTRACT.md, Inbound step 1).
+// Framework SDKs do. The inbound handler answers a token that breaks any
+// rule below with 401, and neither stores nor forwards its activity.
 //
 // # Rules and where they come from
 //

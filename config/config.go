@@ -14,7 +14,7 @@ import (
 
 // Config is the sidecar's configuration. Its tags are the variable table:
 // env reads `env` and `envDefault`; `alias` and `usage` feed Variables,
-// Flags and the README.
+// Flags and docs/configuration.md.
 type Config struct {
 	// Identity, named as Bot Framework bots already name it, with the Teams
 	// SDK v2 names as aliases, so an existing .env works unchanged.
@@ -46,7 +46,7 @@ type Config struct {
 	// OutboundAddr serves the Bot Connector API to the bot.
 	OutboundAddr string `env:"SIDECAR_OUTBOUND_ADDR" envDefault:"127.0.0.1:3979" usage:"bot-facing Bot Connector API listener, host:port; loopback only by default"`
 	// AdminAddr serves /healthz, /readyz and /metrics.
-	AdminAddr string `env:"SIDECAR_ADMIN_ADDR" envDefault:":9090" usage:"admin listener, host:port: /healthz, /readyz, /metrics"`
+	AdminAddr string `env:"SIDECAR_ADMIN_ADDR" envDefault:":9090" usage:"admin listener, host:port: /healthz, /readyz, /metrics, /references/{id}"`
 	// BotURL is where inbound activities are forwarded.
 	BotURL string `env:"SIDECAR_BOT_URL" envDefault:"http://127.0.0.1:3980/api/messages" usage:"where inbound activities go (http or https URL)"`
 	// OutboundURL is the serviceUrl the bot sees; it ends in exactly one "/".

@@ -1,13 +1,14 @@
 // Package config reads the sidecar's configuration from environment
 // variables and command-line flags.
 //
-// The variables are those of CONTRACT.md: the Bot Framework names for the
-// bot's identity (MicrosoftAppId, MicrosoftAppPassword, MicrosoftAppTenantId,
+// The variables are the Bot Framework names for the bot's identity
+// (MicrosoftAppId, MicrosoftAppPassword, MicrosoftAppTenantId,
 // MicrosoftAppType, with the Teams SDK names CLIENT_ID, CLIENT_SECRET and
 // TENANT_ID as aliases), so an existing .env works unchanged, and SIDECAR_*
 // for everything else. Config's struct tags are the one table of variables:
 // Load parses them with caarlos0/env, Flags registers a flag for each
-// SIDECAR_* one, and Variables lists them for --help and the README.
+// SIDECAR_* one, and Variables lists them for --help and for
+// docs/configuration.md, whose table a test holds to them.
 //
 // Precedence is flag, then variable, then alias, then default; the four
 // endpoint settings default per SIDECAR_CLOUD (cloud.go), each on its own.

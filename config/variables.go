@@ -8,7 +8,7 @@ import (
 )
 
 // Variable describes one setting. The table Variables returns is the one
-// the README's configuration section, the flags and --help are made from;
+// docs/configuration.md's table, the flags and --help are made from;
 // it is read from Config's struct tags, which env parses, so nothing is
 // written twice.
 type Variable struct {

@@ -1,5 +1,5 @@
-// A stock botbuilder-js bot with no auth code, the way CONTRACT.md says a
-// bot runs behind the sidecar: CloudAdapter with an EMPTY app id and
+// A stock botbuilder-js bot with no auth code, the way a bot runs behind
+// the sidecar (README, quick start 2): CloudAdapter with an EMPTY app id and
 // password (authentication disabled), served on plain loopback HTTP.
 //
 // Driven by cmd/sidecar/e2e_test.go. Environment:

@@ -1,7 +1,7 @@
 // The "any language" bot: no SDK, no auth code, nothing but Node's http
 // module and the global fetch. It replies to every message by POSTing to
 // the activity's serviceUrl (the sidecar), and makes the two classic
-// mistakes on purpose (CONTRACT.md, "Rewrite"): the raw app id as `from`
+// mistakes on purpose (docs/behaviour.md): the raw app id as `from`
 // instead of the channel account, and a Web Chat serviceUrl in the body of
 // a Teams reply. The sidecar must fix both.
 //

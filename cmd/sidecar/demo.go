@@ -153,8 +153,8 @@ func (d *demo) waitReady(ctx context.Context) error {
 	return errors.New("the sidecar did not become ready within 10s")
 }
 
-// inbound1: a Teams message in, the bot's reply with both §1 mistakes out,
-// arriving fixed.
+// inbound1: a Teams message in, the bot's reply out with both classic
+// mistakes (the raw app id as from, a Web Chat serviceUrl), arriving fixed.
 func (d *demo) inbound1(p *printer) error {
 	p.title("1. A Teams message arrives, signed by the channel")
 	su := d.conn.ServiceURL()

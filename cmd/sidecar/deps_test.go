@@ -9,7 +9,7 @@ import (
 
 const module = "github.com/botsidecar/sidecar"
 
-// TestDependencyDirection guards the architecture (../shared/STYLE.md §4.1),
+// TestDependencyDirection guards the architecture (docs/contributing.md),
 // after tailscale's deptest: each package may only import what its row
 // allows, so that the one-way dependency graph cannot rot silently.
 func TestDependencyDirection(t *testing.T) {

@@ -79,7 +79,7 @@ func doctorChecks(ctx context.Context, env map[string]string, d deps) []check {
 	cfg, err := config.Load(env)
 	if err != nil {
 		return []check{{Name: "config", Detail: err.Error(),
-			Fix: "set the variables named above (see the README's configuration table)"}}
+			Fix: "set the variables named above (docs/configuration.md lists each one)"}}
 	}
 	checks := []check{{Name: "config", OK: true, Detail: fmt.Sprintf("app %s, %s, tenant %q, cloud %s, credential: %s",
 		cfg.AppID, cfg.AppType, cfg.TenantID, cfg.Cloud, cfg.Credential())}}

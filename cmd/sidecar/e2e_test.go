@@ -1,7 +1,7 @@
 package main
 
-// End-to-end tests: the promise that matters most (CONTRACT.md, "The
-// picture"). A bot written with a stock Bot Framework SDK, configured with
+// End-to-end tests: the promise that matters most (the README's
+// picture). A bot written with a stock Bot Framework SDK, configured with
 // an EMPTY app id and password, and a bot with no SDK at all, work behind
 // the REAL sidecar binary with no auth code. Everything runs as in a pod:
 // the binary built from this directory, the bots in e2e/ under node, and

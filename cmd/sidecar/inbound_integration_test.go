@@ -39,7 +39,7 @@ func (s *stack) postInbound(authz, body string) (int, string) {
 }
 
 // The whole round trip: a signed Teams message in, the bot's reply with
-// the §1 mistakes out, arriving fixed at the real service URL.
+// the classic mistakes out, arriving fixed at the real service URL.
 func TestIntegrationInboundThenReply(t *testing.T) {
 	s := startStack(t, nil)
 	s.waitReady()

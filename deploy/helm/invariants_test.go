@@ -12,15 +12,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// The sidecar's ports (shared/CONTRACT.md).
+// The sidecar's ports (docs/configuration.md: the listeners' defaults).
 const (
 	inboundPort  = 3978
 	outboundPort = 3979
 	adminPort    = 9090
 )
 
-// sidecarEnv is every variable the sidecar knows (shared/CONTRACT.md and
-// the README's configuration table, aliases included). The chart must set
+// sidecarEnv is every variable the sidecar knows (docs/configuration.md's
+// table, aliases included). The chart must set
 // nothing else on the sidecar container: a misspelt name would be silently
 // ignored by the sidecar.
 var sidecarEnv = []string{
@@ -224,7 +224,7 @@ func checkSidecarContainer(t *testing.T, c *corev1.Container) {
 	var credentials []string
 	for _, e := range c.Env {
 		if !slices.Contains(sidecarEnv, e.Name) {
-			t.Errorf("the sidecar gets %s, which it does not know (shared/CONTRACT.md)", e.Name)
+			t.Errorf("the sidecar gets %s, which it does not know (docs/configuration.md)", e.Name)
 		}
 		if slices.Contains(plainSecretEnv, e.Name) {
 			t.Errorf("the sidecar gets the secret %s as an environment variable; mount it as a file", e.Name)

@@ -14,11 +14,11 @@ import (
 
 // EchoBotOptions configures the echo bot.
 type EchoBotOptions struct {
-	// RawAppID, when set, is put in the reply's `from` (the §1 mistake: the
+	// RawAppID, when set, is put in the reply's `from` (a classic mistake: the
 	// raw app id instead of the channel account); else `from` is omitted.
 	RawAppID string
 	// WrongServiceURL, when set, is put in the reply's serviceUrl body field
-	// (the other §1 mistake); the call itself still goes to the serviceUrl
+	// (the other classic mistake); the call itself still goes to the serviceUrl
 	// the activity carried, as every SDK does.
 	WrongServiceURL string
 }
