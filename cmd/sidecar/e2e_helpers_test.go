@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -217,16 +216,6 @@ func e2eTail(s string) string {
 	return s
 }
 
-func e2eFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // e2eCertFile writes the fakes' TLS certificates (httptest servers share
 // one) to a PEM file for SSL_CERT_FILE and NODE_EXTRA_CA_CERTS.
 func e2eCertFile(t *testing.T, pems ...[]byte) string {
@@ -246,7 +235,7 @@ func e2eCertFile(t *testing.T, pems ...[]byte) string {
 func e2eStartSidecar(t *testing.T, bin string, env func(in, out, admin string) map[string]string) (p *e2eProc, in, out, admin string) {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		in, out, admin = e2eFreeAddr(t), e2eFreeAddr(t), e2eFreeAddr(t)
+		in, out, admin = testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 		p = e2eStart(t, "sidecar", t.TempDir(), env(in, out, admin), bin)
 		if !p.bindFailed(15*time.Second, "http://"+admin) || attempt == 3 {
 			return p, in, out, admin

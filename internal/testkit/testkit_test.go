@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"fmt"
+	"net"
 	"os/exec"
 	"strings"
 	"sync"
@@ -142,4 +143,17 @@ func TestOnlyTestsImportTestkit(t *testing.T) {
 	if n < 5 {
 		t.Fatalf("go list listed %d packages:\n%s", n, out)
 	}
+}
+
+func TestFreeAddr(t *testing.T) {
+	t.Parallel()
+	addr := FreeAddr(t)
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Fatalf("FreeAddr() = %q; want a loopback address", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("FreeAddr() = %s, which cannot be bound: %v", addr, err)
+	}
+	_ = ln.Close()
 }
