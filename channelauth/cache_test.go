@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/botsidecar/sidecar/channelauth"
+	"github.com/botsidecar/sidecar/internal/testkit"
 )
 
 func TestValidateUnpublishedKeyThenPublished(t *testing.T) {
@@ -223,13 +224,7 @@ func TestRunWarmsCacheAndStops(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- h.v.Run(ctx) }()
 
-	deadline := time.Now().Add(10 * time.Second)
-	for h.ch.KeyFetches() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("Run did not fetch keys within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 10*time.Second, func() bool { return h.ch.KeyFetches() > 0 }, "Run fetching the keys")
 	// The first request now finds the keys in the cache.
 	if _, err := h.v.Validate(t.Context(), bearer(h.ch.Token(appID, serviceURL)), channelID, serviceURL); err != nil {
 		t.Fatalf("Validate() = %v", err)
@@ -258,23 +253,15 @@ func TestRunRetriesAfterFailure(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- h.v.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for h.ch.MetadataFetches() < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("Run did not try to fetch")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 10*time.Second, func() bool { return h.ch.MetadataFetches() > 0 }, "Run trying to fetch")
 	h.ch.SetFailing(false)
-	for h.ch.KeyFetches() < 1 { // the failed attempts never reached the keys
-		if time.Now().After(deadline) {
-			t.Fatalf("Run did not retry: key fetches %d", h.ch.KeyFetches())
-		}
-		// Failures are remembered for a few seconds of the validator's
-		// clock; let it run as a real one would.
+	// The failed attempts never reached the keys. Failures are remembered
+	// for a few seconds of the validator's clock; let it run as a real one
+	// would.
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		h.clock.Advance(10 * time.Second)
-		time.Sleep(5 * time.Millisecond)
-	}
+		return h.ch.KeyFetches() > 0
+	}, "Run retrying after the failure")
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run() = %v", err)

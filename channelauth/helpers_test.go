@@ -5,12 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/botsidecar/sidecar/channelauth"
 	"github.com/botsidecar/sidecar/internal/fakes"
+	"github.com/botsidecar/sidecar/internal/testkit"
 )
 
 const (
@@ -21,39 +20,19 @@ const (
 )
 
 // t0 is the fixed test time; tokens are minted and judged against it.
-var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-// testClock is the injected clock, so no test sleeps through an expiry.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *testClock { return &testClock{t: t0} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+var t0 = testkit.Epoch()
 
 // harness is one fake channel, a clock shared by it and the validator, and
 // a validator pointed at it.
 type harness struct {
 	ch    *fakes.Channel
-	clock *testClock
+	clock *testkit.Clock
 	v     *channelauth.Validator
 }
 
 func newHarness(t testing.TB, mod func(*channelauth.Options)) *harness {
 	t.Helper()
-	clock := newClock()
+	clock := testkit.NewClock()
 	ch := fakes.NewChannel(fakes.ChannelOptions{TenantID: tenantID, Now: clock.Now})
 	t.Cleanup(ch.Close)
 	opts := channelauth.Options{

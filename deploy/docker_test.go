@@ -229,13 +229,19 @@ func TestDockerignore(t *testing.T) {
 		}
 	}
 	needed := []string{"go.mod", "go.sum"}
-	out, err := exec.Command("go", "list", "-deps", "-f", `{{if .Module}}{{if .Module.Main}}{{.Dir}}{{range .GoFiles}} {{.}}{{end}}{{range .EmbedFiles}} {{.}}{{end}}{{end}}{{end}}`, "../cmd/sidecar").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// deploy/ is a module of its own: the product's packages are listed
+	// from the product module's root, the image's build context.
+	list := exec.Command("go", "list", "-deps", "-f", `{{if .Module}}{{if .Module.Main}}{{.Dir}}{{range .GoFiles}} {{.}}{{end}}{{range .EmbedFiles}} {{.}}{{end}}{{end}}{{end}}`, "./cmd/sidecar")
+	list.Dir = root
+	var stderr strings.Builder
+	list.Stderr = &stderr
+	out, err := list.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.String())
 	}
 	for line := range strings.Lines(string(out)) {
 		fields := strings.Fields(line)
@@ -298,7 +304,7 @@ func globMatch(pattern, name string) bool {
 // then checks it is static and runs as the image's user.
 func TestImageBinary(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Fatal("this test runs the binary as uid 65532 and so must run as root (as CI and the project's machines do); run `go test ./deploy/` as root")
+		t.Fatal("this test runs the binary as uid 65532 and so must run as root (as CI and the project's machines do); run deploy's tests (cd deploy && go test ./...) as root")
 	}
 	t.Parallel()
 	dir := nonrootTempDir(t)

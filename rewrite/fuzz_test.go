@@ -136,31 +136,79 @@ func FuzzInspect(f *testing.F) {
 			return // a type error or a conflicting duplicate
 		}
 		// Where Inspect succeeds, encoding/json (which also matches names
-		// case-insensitively) must read the same strings.
+		// case-insensitively) must read the same: every field of Fields,
+		// the strings decoded, the raw values byte for byte.
 		var want struct {
-			Type, ServiceURL, ChannelID *string
-			Conversation                json.RawMessage
+			Type, ServiceURL, ChannelID   *string
+			Conversation, From, Recipient json.RawMessage
+			ChannelData                   json.RawMessage
 		}
 		if err := json.Unmarshal(body, &want); err != nil {
 			t.Fatalf("Inspect(%q) succeeded; encoding/json: %v", body, err)
 		}
+		var conv struct{ ID, TenantID json.RawMessage }
+		objectInto(t, want.Conversation, &conv)
+		var channelData struct{ Tenant json.RawMessage }
+		objectInto(t, want.ChannelData, &channelData)
+		var tenant struct{ ID json.RawMessage }
+		objectInto(t, channelData.Tenant, &tenant)
 		for _, c := range []struct {
 			name      string
 			got, want string
-			wantPtr   *string
 		}{
-			{"type", got.Type, "", want.Type},
-			{"serviceUrl", got.ServiceURL, "", want.ServiceURL},
-			{"channelId", got.ChannelID, "", want.ChannelID},
+			{"type", got.Type, deref(want.Type)},
+			{"serviceUrl", got.ServiceURL, deref(want.ServiceURL)},
+			{"channelId", got.ChannelID, deref(want.ChannelID)},
+			{"conversation.id", got.ConversationID, stringOf(conv.ID)},
+			{"conversation.tenantId", got.ConversationTenantID, stringOf(conv.TenantID)},
+			{"channelData.tenant.id", got.ChannelDataTenantID, stringOf(tenant.ID)},
+			{"conversation", string(got.Conversation), rawOf(want.Conversation)},
+			{"from", string(got.From), rawOf(want.From)},
+			{"recipient", string(got.Recipient), rawOf(want.Recipient)},
 		} {
-			if c.wantPtr != nil {
-				c.want = *c.wantPtr
-			}
 			if c.got != c.want {
 				t.Fatalf("Inspect(%q).%s = %q; encoding/json reads %q", body, c.name, c.got, c.want)
 			}
 		}
 	})
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// stringOf is a raw JSON value as Inspect reads a string field: its value
+// if it is a string, else "".
+func stringOf(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// rawOf is a raw JSON value as Inspect reads a raw field: its bytes, and
+// null as absent.
+func rawOf(raw json.RawMessage) string {
+	if string(raw) == "null" {
+		return ""
+	}
+	return string(raw)
+}
+
+// objectInto decodes raw into v if it is an object; anything else leaves
+// v empty, as Inspect reads no fields from it.
+func objectInto(t *testing.T, raw json.RawMessage, v any) {
+	t.Helper()
+	if !isObject(raw) {
+		return
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("encoding/json refuses the object %q: %v", raw, err)
+	}
 }
 
 // FuzzBodies runs the wrapper editors (create-conversation, history,

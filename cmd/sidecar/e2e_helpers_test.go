@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/botsidecar/sidecar/internal/fakes"
+	"github.com/botsidecar/sidecar/internal/testkit"
 )
 
 const (
@@ -174,17 +174,18 @@ func (p *e2eProc) alive() {
 // submatch.
 func (p *e2eProc) waitOutput(re *regexp.Regexp, timeout time.Duration) string {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if m := re.FindStringSubmatch(p.stdout.String()); m != nil {
-			return m[1]
+	var m []string
+	found := testkit.Poll(timeout, func() bool {
+		if m = re.FindStringSubmatch(p.stdout.String()); m != nil {
+			return true
 		}
 		p.alive()
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%s printed no line matching %q within %v\nstdout:\n%s\nstderr:\n%s", p.name, re, timeout, p.stdout, p.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return false
+	})
+	if !found {
+		p.t.Fatalf("%s printed no line matching %q within %v\nstdout:\n%s\nstderr:\n%s", p.name, re, timeout, p.stdout, p.stderr)
 	}
+	return m[1]
 }
 
 // e2eEnviron is os.Environ without the variables that would change what
@@ -215,16 +216,6 @@ func e2eTail(s string) string {
 	return s
 }
 
-func e2eFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // e2eCertFile writes the fakes' TLS certificates (httptest servers share
 // one) to a PEM file for SSL_CERT_FILE and NODE_EXTRA_CA_CERTS.
 func e2eCertFile(t *testing.T, pems ...[]byte) string {
@@ -244,9 +235,9 @@ func e2eCertFile(t *testing.T, pems ...[]byte) string {
 func e2eStartSidecar(t *testing.T, bin string, env func(in, out, admin string) map[string]string) (p *e2eProc, in, out, admin string) {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		in, out, admin = e2eFreeAddr(t), e2eFreeAddr(t), e2eFreeAddr(t)
+		in, out, admin = testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 		p = e2eStart(t, "sidecar", t.TempDir(), env(in, out, admin), bin)
-		if !p.bindFailed(15*time.Second, "http://"+admin+"/readyz") || attempt == 3 {
+		if !p.bindFailed(15*time.Second, "http://"+admin) || attempt == 3 {
 			return p, in, out, admin
 		}
 	}
@@ -255,27 +246,36 @@ func e2eStartSidecar(t *testing.T, bin string, env func(in, out, admin string) m
 // bindFailed waits until the sidecar answers readyURL or exits; true when
 // it exited because a port was taken (the caller retries), and the exit is
 // then not reported as a failure.
-func (p *e2eProc) bindFailed(timeout time.Duration, readyURL string) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+func (p *e2eProc) bindFailed(timeout time.Duration, admin string) bool {
+	failed := false
+	testkit.Poll(timeout, func() bool {
 		select {
 		case <-p.exited:
 			if strings.Contains(p.stderr.String(), "address already in use") {
 				p.stopOnce.Do(func() {})
-				return true
+				failed = true
 			}
-			return false // the caller's readiness wait reports it
+			return true // if not, the caller's readiness wait reports it
 		default:
 		}
-		if resp, err := http.Get(readyURL); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return false
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
+		return e2eReady(admin) == ""
+	})
+	return failed
+}
+
+// e2eReady asks the admin listener at base URL admin for /readyz: "" when
+// ready, else what it answered.
+func e2eReady(admin string) string {
+	resp, err := http.Get(admin + "/readyz")
+	if err != nil {
+		return err.Error()
 	}
-	return false
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK {
+		return ""
+	}
+	return fmt.Sprintf("%d %s", resp.StatusCode, b)
 }
 
 // e2eSidecarEnv is the environment of a sidecar binary between the fakes
@@ -353,24 +353,15 @@ func e2eStartStack(t *testing.T, bin, dir, script string) *e2eStack {
 
 func (s *e2eStack) waitReady(timeout time.Duration) {
 	s.t.Helper()
-	deadline := time.Now().Add(timeout)
 	last := "no answer"
-	for time.Now().Before(deadline) {
+	ready := testkit.Poll(timeout, func() bool {
 		s.sidecar.alive()
-		resp, err := http.Get(s.admin + "/readyz")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			last = fmt.Sprintf("%d %s", resp.StatusCode, b)
-		} else {
-			last = err.Error()
-		}
-		time.Sleep(25 * time.Millisecond)
+		last = e2eReady(s.admin)
+		return last == ""
+	})
+	if !ready {
+		s.t.Fatalf("sidecar not ready within %v: last /readyz: %s\nstderr:\n%s", timeout, last, e2eTail(s.sidecar.stderr.String()))
 	}
-	s.t.Fatalf("sidecar not ready within %v: last /readyz: %s\nstderr:\n%s", timeout, last, e2eTail(s.sidecar.stderr.String()))
 }
 
 // checkSidecarOutput stops the sidecar and checks everything it wrote:

@@ -8,13 +8,19 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/botsidecar/sidecar/config"
 	"github.com/botsidecar/sidecar/internal/fakes"
+	"github.com/botsidecar/sidecar/internal/testkit"
 	"github.com/botsidecar/sidecar/store"
 )
 
@@ -139,17 +145,7 @@ func (s *stack) send(conversationID, body string) (int, string) {
 
 func (s *stack) waitReady() {
 	s.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(s.admin + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	s.t.Fatal("sidecar not ready within 10s")
+	testkit.WaitFor(s.t, 10*time.Second, func() bool { return e2eReady(s.admin) == "" }, "the sidecar ready")
 }
 
 func TestIntegrationSequentialSendsCostOneToken(t *testing.T) {
@@ -175,18 +171,81 @@ func TestIntegrationSequentialSendsCostOneToken(t *testing.T) {
 	if claims["tid"] != itTenant || claims["appid"] != itAppID {
 		t.Errorf("token claims = %v; want the bot's tenant and app", claims)
 	}
-	metrics := s.get(s.admin + "/metrics")
-	for _, want := range []string{
-		"sidecar_token_acquisitions_total 1",
-		"sidecar_token_acquisition_failures_total 0",
-		`sidecar_requests_total{direction="outbound",route="/v3/conversations/{conversationId}/activities",status="200"} 50`,
-		`sidecar_reference_store_operations_total{op="get",result="hit"} 50`,
-		"sidecar_token_expiry_seconds 3",
+	before := time.Now()
+	metrics := metricValues(t, s.get(s.admin+"/metrics"))
+	after := time.Now()
+	for name, want := range map[string]float64{
+		"sidecar_token_acquisitions_total":         1,
+		"sidecar_token_acquisition_failures_total": 0,
+		`sidecar_requests_total{direction="outbound",route="/v3/conversations/{conversationId}/activities",status="200"}`: 50,
+		`sidecar_reference_store_operations_total{op="get",result="hit"}`:                                                 50,
 	} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %q", want)
+		if got, ok := metrics[name]; !ok || got != want {
+			t.Errorf("/metrics %s = %v (present %v); want %v", name, got, ok, want)
 		}
 	}
+	// The seconds left on the token the sends used, as of the scrape:
+	// between its expiry less the time after the scrape and its expiry less
+	// the time before it.
+	exp := s.app.tokens.ExpiresOn()
+	if exp.IsZero() {
+		t.Fatal("no cached token after 50 sends")
+	}
+	got := metrics["sidecar_token_expiry_seconds"]
+	if lo, hi := exp.Sub(after).Seconds(), exp.Sub(before).Seconds(); got < lo || got > hi {
+		t.Errorf("/metrics sidecar_token_expiry_seconds = %v; want the cached token's %v to %v", got, lo, hi)
+	}
+}
+
+// TestTokenExpiryMetric reads the expiry gauge on a fixed clock: the exact
+// seconds left, and 0 once the token has expired.
+func TestTokenExpiryMetric(t *testing.T) {
+	s := startStack(t, nil)
+	s.waitReady()
+	exp := s.app.tokens.ExpiresOn()
+	if exp.IsZero() {
+		t.Fatal("no cached token once ready")
+	}
+	for _, tt := range []struct {
+		now  time.Time
+		want float64
+	}{
+		{exp.Add(-1234 * time.Second), 1234},
+		{exp.Add(-1500 * time.Millisecond), 1.5},
+		{exp, 0},
+		{exp.Add(time.Hour), 0},
+	} {
+		reg := prometheus.NewRegistry()
+		if err := registerTokenMetrics(reg, s.app.tokens, func() time.Time { return tt.now }); err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		if got, ok := metricValues(t, rec.Body.String())["sidecar_token_expiry_seconds"]; !ok || got != tt.want {
+			t.Errorf("expiry gauge at %v before expiry = %v; want %v", exp.Sub(tt.now), got, tt.want)
+		}
+	}
+}
+
+// metricValues parses Prometheus text: each sample's name with its labels
+// as printed, to its value. Whole lines are compared, so that 3 is never
+// taken for 30 or 3599.
+func metricValues(t *testing.T, text string) map[string]float64 {
+	t.Helper()
+	values := map[string]float64{}
+	for line := range strings.Lines(text) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if i < 0 || err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		values[line[:i]] = v
+	}
+	return values
 }
 
 func (s *stack) get(url string) string {
@@ -247,12 +306,11 @@ func TestIntegration401RefreshesTokenOnce(t *testing.T) {
 func TestIntegrationUntrustedUpstreamGetsNoToken(t *testing.T) {
 	s := startStack(t, nil)
 	s.waitReady()
-	var evilCalls int
-	var mu sync.Mutex
+	// Atomic: a wrong sidecar calls it from the server's goroutines while
+	// the test reads the count.
+	var evilCalls atomic.Int64
 	evil := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-		mu.Lock()
-		evilCalls++
-		mu.Unlock()
+		evilCalls.Add(1)
 	}))
 	defer evil.Close()
 	if err := s.app.store.Put(context.Background(), store.Reference{ConversationID: "a:evil", ServiceURL: evil.URL + "/"}); err != nil {
@@ -274,18 +332,14 @@ func TestIntegrationUntrustedUpstreamGetsNoToken(t *testing.T) {
 	if resp.StatusCode != 403 {
 		t.Errorf("untrusted X-Service-Url = %d; want 403", resp.StatusCode)
 	}
-	if evilCalls != 0 || len(s.conn.Requests()) != 0 {
-		t.Errorf("untrusted host got %d calls, connector %d; want none", evilCalls, len(s.conn.Requests()))
+	if n := evilCalls.Load(); n != 0 || len(s.conn.Requests()) != 0 {
+		t.Errorf("untrusted host got %d calls, connector %d; want none", n, len(s.conn.Requests()))
 	}
 }
 
 func TestIntegrationWrongSecretIsNotReady(t *testing.T) {
 	s := startStack(t, map[string]string{"MicrosoftAppPassword": "wrong-" + itSecret})
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(s.logs.String(), "invalid_client") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !strings.Contains(s.logs.String(), "invalid_client") {
+	if !testkit.Poll(10*time.Second, func() bool { return strings.Contains(s.logs.String(), "invalid_client") }) {
 		t.Fatalf("no log line says why the token failed:\n%s", s.logs.String())
 	}
 	resp, err := http.Get(s.admin + "/readyz")

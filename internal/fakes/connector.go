@@ -29,7 +29,10 @@ type ConnectorResponse struct {
 	Status int
 	Header http.Header
 	Body   string
-	Delay  time.Duration
+	// Delay holds the answer back; a caller that hangs up meanwhile (a
+	// killed sidecar) ends the wait, so that a long delay does not hold
+	// up the server's Close.
+	Delay time.Duration
 }
 
 // ConnectorOptions configures a fake Bot Connector.
@@ -118,7 +121,11 @@ func (c *Connector) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("MS-CV", fmt.Sprintf("fakeCV%d.1", c.nextID.Add(1)))
 	w.Header().Set("X-Correlating-OperationId", "fake-op")
 	if scripted != nil {
-		time.Sleep(scripted.Delay)
+		select {
+		case <-time.After(scripted.Delay):
+		case <-r.Context().Done():
+			return
+		}
 		for k, v := range scripted.Header {
 			w.Header()[k] = v
 		}
