@@ -2,87 +2,223 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
 
 const module = "github.com/botsidecar/sidecar"
 
-// TestDependencyDirection guards the architecture (docs/contributing.md),
-// after tailscale's deptest: each package may only import what its row
-// allows, so that the one-way dependency graph cannot rot silently.
-func TestDependencyDirection(t *testing.T) {
-	tests := []struct {
-		pkg string
-		// allowed are import path prefixes outside the std lib.
-		allowed []string
-		why     string
-	}{
-		{"config", []string{"github.com/caarlos0/env", module + "/store"}, "config is read only by cmd/sidecar and must stay pure; it uses the leaf store package's Spec, which links no driver"},
-		{"rewrite", nil, "rewrite is pure []byte edits on the hot path: std lib only"},
-		{"store", nil, "store is the leaf that proxy and config import: std lib only, no storage driver"},
-		{"store/memstore", []string{module + "/store", "github.com/hashicorp/golang-lru"}, "a backend imports store and its own driver only"},
-		{"store/cachedstore", []string{module + "/store", "github.com/hashicorp/golang-lru", "go.uber.org/"}, "a backend imports store and its own driver only"},
-		{"store/boltstore", []string{module + "/store", "go.etcd.io/bbolt", "go.uber.org/", "golang.org/x/sys"}, "a backend imports store and its own driver only"},
-		{"store/redisstore", []string{module + "/store", "github.com/redis/go-redis", "go.uber.org/", "github.com/cespare/xxhash", "github.com/dgryski/go-rendezvous", "golang.org/x/sys"}, "a backend imports store and its own driver only"},
-		{"tokencache", []string{"github.com/AzureAD/microsoft-authentication-library-for-go", "go.uber.org/", "github.com/hashicorp/golang-lru", "golang.org/x/sync", "github.com/kylelemons/godebug", "github.com/pkg/browser", "golang.org/x/sys", "github.com/golang-jwt/jwt", "github.com/google/uuid"},
-			"tokencache knows nothing of proxy, store, rewrite or config"},
-		{"proxy", []string{module + "/rewrite", module + "/store", "go.uber.org/", "github.com/prometheus/", "github.com/hashicorp/golang-lru", "github.com/beorn7/perks", "github.com/cespare/xxhash", "github.com/munnerz/goautoneg", "google.golang.org/protobuf", "golang.org/x/sys", "go.yaml.in/yaml"},
-			"proxy reaches tokens, validation and the store through interfaces it declares; it never imports config or tokencache"},
+// depRule is one package's row of the architecture, after tailscale's
+// deptest. allow lists the only packages outside the standard library that
+// the package may import directly: module packages by their path below the
+// module ("rewrite"), others by module path ("go.uber.org/zap"). forbid
+// names packages that must not appear anywhere in its dependencies, even
+// indirectly, each with the reason (see covers).
+type depRule struct {
+	allow  []string
+	forbid map[string]string
+}
+
+// Reasons shared by several rows.
+const (
+	whyFakes   = "the fakes stand in for Entra, the channel and the connector in tests and the demo; a library that imports them would ship them"
+	whyTestkit = "the test kit starts servers and fakes time: tests only"
+	whyDriver  = "a storage driver in its dependencies means a store backend leaked through the leaf package"
+)
+
+// product is the forbid map every package of the shipped binary shares,
+// plus extra.
+func product(extra map[string]string) map[string]string {
+	m := map[string]string{
+		module + "/internal/fakes":   whyFakes,
+		module + "/internal/testkit": whyTestkit,
 	}
-	for _, tt := range tests {
-		t.Run(tt.pkg, func(t *testing.T) {
-			for _, dep := range goListDeps(t, module+"/"+tt.pkg) {
-				if isStd(dep) || dep == module+"/"+tt.pkg {
+	maps.Copy(m, extra)
+	return m
+}
+
+var depRules = map[string]depRule{
+	"channelauth": {
+		allow: []string{"internal/guid", "github.com/lestrrat-go/jwx/v3", "go.uber.org/zap"},
+		forbid: product(map[string]string{
+			module + "/proxy":  "proxy declares the Authenticator it needs; cmd/sidecar adapts channelauth to it, so neither knows the other",
+			module + "/config": "channelauth takes its Options from cmd/sidecar, never reads the configuration itself",
+			module + "/store":  "validating a token needs no references",
+		}),
+	},
+	"cmd/sidecar": {
+		allow: []string{
+			"channelauth", "config", "proxy", "store", "store/backends", "store/redisstore", "tokencache", "internal/fakes",
+			"github.com/prometheus/client_golang", "github.com/redis/go-redis/v9", "go.uber.org/zap", "golang.org/x/sync",
+		},
+		forbid: map[string]string{module + "/internal/testkit": whyTestkit},
+	},
+	"config": {
+		allow: []string{"store", "github.com/caarlos0/env/v11"},
+		forbid: product(map[string]string{
+			module + "/store/":     "config parses SIDECAR_STORE with the leaf's Spec; the backends are opened by cmd/sidecar",
+			module + "/proxy":      "config is read by cmd/sidecar only, which maps it into each package's options",
+			module + "/tokencache": "config is read by cmd/sidecar only, which maps it into each package's options",
+			"go.etcd.io/bbolt":     whyDriver,
+		}),
+	},
+	"internal/fakes": {
+		forbid: map[string]string{
+			module + "/proxy":       "the fakes play the outside world; they must not share code with what they test",
+			module + "/tokencache":  "the fakes play the outside world; they must not share code with what they test",
+			module + "/channelauth": "the fakes play the outside world; they must not share code with what they test",
+		},
+	},
+	"internal/guid": {},
+	"internal/loadtest": {
+		allow: []string{"internal/fakes"},
+		forbid: map[string]string{
+			module + "/proxy": "the load test measures the built binary from outside, against nginx and a bare ReverseProxy",
+		},
+	},
+	"internal/loadtest/reverseproxy": {
+		forbid: map[string]string{
+			module + "/": "the baseline is a bare httputil.ReverseProxy: anything of ours in it and it is no baseline",
+		},
+	},
+	"internal/redistest": {},
+	"internal/testkit":   {},
+	"proxy": {
+		allow: []string{"rewrite", "store", "internal/guid", "github.com/hashicorp/golang-lru/v2", "github.com/prometheus/client_golang", "go.uber.org/zap"},
+		forbid: product(map[string]string{
+			module + "/store/":          "proxy sees references through its References interface and the leaf's types; backends are wired by cmd/sidecar",
+			module + "/tokencache":      "proxy declares the TokenSource it needs, so its tests never touch MSAL",
+			module + "/channelauth":     "proxy declares the Authenticator it needs",
+			module + "/config":          "proxy takes Options from cmd/sidecar",
+			"go.etcd.io/bbolt":          whyDriver,
+			"github.com/redis/go-redis": whyDriver,
+		}),
+	},
+	"rewrite": {
+		forbid: product(map[string]string{
+			"net/http":        "rewrite is pure []byte edits on the hot path: no I/O",
+			"go.uber.org/zap": "rewrite returns errors; it does not log",
+		}),
+	},
+	"store": {
+		forbid: product(map[string]string{
+			"go.etcd.io/bbolt":                   "the leaf is imported by proxy and config: " + whyDriver,
+			"github.com/redis/go-redis":          "the leaf is imported by proxy and config: " + whyDriver,
+			"github.com/hashicorp/golang-lru/v2": "the leaf holds types and the spec only; caching is cachedstore's",
+		}),
+	},
+	"store/backends": {
+		allow:  []string{"store", "store/boltstore", "store/cachedstore", "store/memstore", "store/redisstore", "go.uber.org/zap"},
+		forbid: product(nil),
+	},
+	"store/boltstore": {
+		allow:  []string{"store", "go.etcd.io/bbolt", "go.uber.org/zap"},
+		forbid: product(map[string]string{"github.com/redis/go-redis": "each backend links its own driver only"}),
+	},
+	"store/cachedstore": {
+		allow:  []string{"store", "github.com/hashicorp/golang-lru/v2", "go.uber.org/zap"},
+		forbid: product(map[string]string{"go.etcd.io/bbolt": whyDriver, "github.com/redis/go-redis": whyDriver}),
+	},
+	"store/internal/storetest": {
+		allow: []string{"store"},
+	},
+	"store/memstore": {
+		allow:  []string{"store", "github.com/hashicorp/golang-lru/v2"},
+		forbid: product(nil),
+	},
+	"store/redisstore": {
+		allow:  []string{"store", "github.com/redis/go-redis/v9", "go.uber.org/zap"},
+		forbid: product(map[string]string{"go.etcd.io/bbolt": "each backend links its own driver only"}),
+	},
+	"tokencache": {
+		allow: []string{"github.com/AzureAD/microsoft-authentication-library-for-go", "go.uber.org/zap"},
+		forbid: product(map[string]string{
+			module + "/proxy":   "tokencache knows nothing of its callers",
+			module + "/store":   "tokencache knows nothing of references",
+			module + "/rewrite": "tokencache knows nothing of activities",
+			module + "/config":  "tokencache takes Options; cmd/sidecar maps the configuration",
+		}),
+	},
+}
+
+// goPackage is what `go list -json` says of one package.
+type goPackage struct {
+	ImportPath string
+	Imports    []string // direct, without tests
+	Deps       []string // transitive, without tests
+}
+
+func listPackages(t *testing.T) map[string]goPackage {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,Deps", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list %s/...: %v", module, err)
+	}
+	pkgs := map[string]goPackage{}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p goPackage
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkgs[strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")] = p
+	}
+	return pkgs
+}
+
+// TestDependencyDirection guards the architecture: a row for every package,
+// direct imports only from the row's list, and no forbidden edge anywhere
+// in a package's dependencies, so the one-way graph cannot rot silently.
+func TestDependencyDirection(t *testing.T) {
+	pkgs := listPackages(t)
+	if got, want := slices.Sorted(maps.Keys(pkgs)), slices.Sorted(maps.Keys(depRules)); !slices.Equal(got, want) {
+		t.Fatalf("packages %v; depRules has rows for %v: give every package a row, and delete rows of packages that are gone", got, want)
+	}
+	for name, p := range pkgs {
+		rule := depRules[name]
+		t.Run(name, func(t *testing.T) {
+			for _, imp := range p.Imports {
+				if isStd(imp) || rule.allows(imp) {
 					continue
 				}
-				ok := false
-				for _, a := range tt.allowed {
-					if strings.HasPrefix(dep, a) {
-						ok = true
-						break
+				t.Errorf("%s imports %s, which its row does not allow", name, imp)
+			}
+			for _, dep := range p.Deps {
+				for path, why := range rule.forbid {
+					if covers(path, dep) {
+						t.Errorf("%s depends on %s: %s", name, dep, why)
 					}
-				}
-				if !ok {
-					t.Errorf("%s imports %s: %s", tt.pkg, dep, tt.why)
 				}
 			}
 		})
 	}
 }
 
-func TestFakesOnlyInTestsAndDemo(t *testing.T) {
-	for _, pkg := range []string{"config", "rewrite", "store", "tokencache", "proxy", "channelauth"} {
-		for _, dep := range goListDeps(t, module+"/"+pkg) {
-			if dep == module+"/internal/fakes" {
-				t.Errorf("%s imports internal/fakes: the fakes are for tests and the demo only", pkg)
+// allows reports whether imp is on the row's list: a module package
+// exactly, another module's package by its module path.
+func (r depRule) allows(imp string) bool {
+	for _, a := range r.allow {
+		if isStd(strings.SplitN(a, "/", 2)[0]) {
+			if imp == module+"/"+a {
+				return true
 			}
+			continue
+		}
+		if imp == a || strings.HasPrefix(imp, a+"/") {
+			return true
 		}
 	}
+	return false
 }
 
-func goListDeps(t *testing.T, pkg string) []string {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-deps", "-json=ImportPath,Standard", pkg).Output()
-	if err != nil {
-		t.Fatalf("go list %s: %v", pkg, err)
-	}
-	var deps []string
-	dec := json.NewDecoder(strings.NewReader(string(out)))
-	for dec.More() {
-		var p struct {
-			ImportPath string
-			Standard   bool
-		}
-		if err := dec.Decode(&p); err != nil {
-			t.Fatal(err)
-		}
-		if !p.Standard {
-			deps = append(deps, p.ImportPath)
-		}
-	}
-	return deps
+// covers reports whether a forbid entry names dep: the package itself or
+// any package below it; an entry ending in "/" names only the packages
+// below it ("store/" forbids the backends, not the leaf).
+func covers(entry, dep string) bool {
+	return dep == entry || strings.HasPrefix(dep, strings.TrimSuffix(entry, "/")+"/")
 }
 
 func isStd(path string) bool {
