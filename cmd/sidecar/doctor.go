@@ -105,7 +105,7 @@ func checkToken(ctx context.Context, cfg config.Config, d deps) check {
 	tok, _, err := src.Acquire(tctx)
 	if err != nil {
 		c.Detail = "no token from " + cfg.Authority() + ": " + err.Error()
-		c.Fix = tokenFix(err.Error(), cfg)
+		c.Fix = tokenFix(tokencache.Explain(err), cfg)
 		return c
 	}
 	claims := proxy.DecodeTokenClaims(tok)
@@ -142,18 +142,18 @@ func checkToken(ctx context.Context, cfg config.Config, d deps) check {
 	return c
 }
 
-// tokenFix turns the common Entra errors into what to do.
-func tokenFix(msg string, cfg config.Config) string {
-	switch {
-	case strings.Contains(msg, "AADSTS7000215"), strings.Contains(msg, "invalid_client"):
+// tokenFix says what to do about the reason Entra refused a token.
+func tokenFix(reason tokencache.Reason, cfg config.Config) string {
+	switch reason {
+	case tokencache.ReasonBadCredential:
 		return "Entra refused the credential: the client secret is wrong or expired; create a new one for app " + cfg.AppID
-	case strings.Contains(msg, "AADSTS700016"):
+	case tokencache.ReasonCredentialExpired:
+		return "the client secret has expired; create a new one for app " + cfg.AppID
+	case tokencache.ReasonAppNotInTenant:
 		return "app " + cfg.AppID + " is not registered in tenant " + cfg.TenantID + "; check MicrosoftAppTenantId and MicrosoftAppType"
-	case strings.Contains(msg, "AADSTS90002"), strings.Contains(msg, "AADSTS900023"):
+	case tokencache.ReasonNoSuchTenant:
 		return "tenant " + cfg.TenantID + " does not exist; check MicrosoftAppTenantId"
-	case strings.Contains(msg, "AADSTS7000222"):
-		return "the client secret has expired; create a new one"
-	case strings.Contains(msg, "deadline exceeded"), strings.Contains(msg, "dial tcp"), strings.Contains(msg, "no such host"):
+	case tokencache.ReasonUnreachable:
 		return "the authority " + cfg.AuthorityHost + " cannot be reached; check egress and SIDECAR_AUTHORITY_HOST"
 	}
 	return "check the credential and MicrosoftAppTenantId"
