@@ -42,23 +42,29 @@ type ReferenceWriter interface {
 
 // InboundOptions configures an Inbound handler.
 type InboundOptions struct {
+	// Auth, References and Trust are required. Trust learns the
+	// serviceUrls that validated tokens vouch for.
 	Auth       Authenticator
 	References ReferenceWriter
-	// Trust learns the serviceUrls that validated tokens vouch for.
-	Trust *TrustList
+	Trust      *TrustList
 	// BotURL is where activities go; OutboundURL is the serviceUrl the bot
-	// sees instead of the real one, so its replies come back to us.
-	BotURL       string
-	OutboundURL  string
+	// sees instead of the real one, so its replies come back to us. Both
+	// are required.
+	BotURL      string
+	OutboundURL string
+	// MaxBodyBytes bounds the activity and the bot's answer; required.
 	MaxBodyBytes int64
-	// BotTimeout bounds the wait for the bot: the channel gives up at
-	// about 15 s, and a 504 from us is better than its silence.
+	// BotTimeout bounds the wait for the bot; required. The channel gives
+	// up at about 15 s, and a 504 from us is better than its silence.
 	BotTimeout time.Duration
 	// Transport reaches the bot; nil uses a loopback-tuned transport.
 	Transport http.RoundTripper
-	Logger    *zap.Logger
-	Metrics   *Metrics // nil records nothing
-	Now       func() time.Time
+	// Logger gets one line per activity; nil discards them.
+	Logger *zap.Logger
+	// Metrics records activities; nil records nothing.
+	Metrics *Metrics
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
 }
 
 // Inbound serves POST /api/messages to the channel: it validates the
