@@ -211,10 +211,15 @@ func TestParseRunOptions(t *testing.T) {
 		{"-workdir", "w", "-sidecar", "s", "-targets", "sidecar,envoy"},
 		{"-workdir", "w", "-sidecar", "s", "-reverseproxy", "r", "-connections", "1", "-threads", "2"},
 		{"-workdir", "w", "-sidecar", "s", "-sidecar-env", "GOGC"},
+		{"-workdir", "w", "-sidecar", "s", "-targets", "sidecar,sidecar-base"},
 	} {
 		if _, err := parseRunOptions(bad); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+	o, err = parseRunOptions([]string{"-workdir", "w", "-sidecar", "s", "-sidecar-base", "b", "-sidecar-base-name", "main", "-targets", "sidecar,sidecar-base"})
+	if err != nil || strings.Join(o.Targets, ",") != "sidecar,sidecar-base" || o.SidecarBase != "b" || o.SidecarBaseName != "main" {
+		t.Errorf("with a baseline: options %+v, %v", o, err)
 	}
 	env := strings.Join(childEnv(map[string]string{"SSL_CERT_FILE": "/x"}), "\n")
 	if !strings.Contains(env, "SSL_CERT_FILE=/x") {

@@ -21,6 +21,8 @@ import (
 // runOptions configure `loadtest run`.
 type runOptions struct {
 	Sidecar         string
+	SidecarBase     string // the baseline build of the sidecar, for sidecar-base
+	SidecarBaseName string // what SidecarBase was built from, for the report
 	ReverseProxy    string
 	Nginx           string
 	Wrk             string
@@ -47,6 +49,7 @@ type runOptions struct {
 const (
 	tSidecar      = "sidecar"
 	tSidecarInfo  = "sidecar-info"
+	tSidecarBase  = "sidecar-base"
 	tReverseProxy = "reverseproxy"
 	tNginx        = "nginx"
 )
@@ -54,6 +57,7 @@ const (
 var targetDescriptions = map[string]string{
 	tSidecar:      "the real sidecar binary (memory: store, log level %s)",
 	tSidecarInfo:  "the real sidecar binary at the default log level info (a JSON line per call, to a pipe)",
+	tSidecarBase:  "the sidecar built from %s, configured like sidecar (log level %s): the change's baseline",
 	tReverseProxy: "bare httputil.ReverseProxy (separate minimal binary, static Authorization, /amer prefix, BufferPool %s)",
 	tNginx:        "nginx %s, worker_processes %s, upstream keepalive 64, TLS verified, no access log",
 }
@@ -63,6 +67,8 @@ func parseRunOptions(args []string) (runOptions, error) {
 	var targets, sidecarEnv string
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.StringVar(&o.Sidecar, "sidecar", "", "the sidecar binary (go build -o … ./cmd/sidecar)")
+	fs.StringVar(&o.SidecarBase, "sidecar-base", "", "a baseline build of the sidecar (another revision), for the sidecar-base target")
+	fs.StringVar(&o.SidecarBaseName, "sidecar-base-name", "another revision", "what -sidecar-base was built from, for the report")
 	fs.StringVar(&o.ReverseProxy, "reverseproxy", "", "the baseline binary (go build -o … ./internal/loadtest/reverseproxy)")
 	fs.StringVar(&o.Nginx, "nginx", "nginx", "the nginx binary")
 	fs.StringVar(&o.Wrk, "wrk", "wrk", "the wrk binary")
@@ -74,7 +80,7 @@ func parseRunOptions(args []string) (runOptions, error) {
 	fs.IntVar(&o.Threads, "threads", 2, "wrk threads")
 	fs.IntVar(&o.Connections, "connections", 32, "wrk connections")
 	fs.IntVar(&o.Rounds, "rounds", 3, "measured rounds; each round runs every target once, the order rotating")
-	fs.StringVar(&targets, "targets", "sidecar,reverseproxy,nginx", "comma-separated: sidecar, sidecar-info, reverseproxy, nginx")
+	fs.StringVar(&targets, "targets", "sidecar,reverseproxy,nginx", "comma-separated: sidecar, sidecar-info, sidecar-base, reverseproxy, nginx")
 	fs.StringVar(&o.NginxWorkers, "nginx-workers", "auto", "nginx worker_processes")
 	fs.StringVar(&o.SidecarLogLevel, "sidecar-log-level", "warn", "SIDECAR_LOG_LEVEL of the sidecar target")
 	fs.BoolVar(&o.RPBufferPool, "reverseproxy-buffer-pool", true, "the ReverseProxy baseline reuses its copy buffers (false: a 32 KiB buffer per response)")
@@ -106,7 +112,7 @@ func parseRunOptions(args []string) (runOptions, error) {
 			continue
 		}
 		if _, ok := targetDescriptions[t]; !ok {
-			return o, fmt.Errorf("unknown target %q (sidecar, sidecar-info, reverseproxy, nginx)", t)
+			return o, fmt.Errorf("unknown target %q (sidecar, sidecar-info, sidecar-base, reverseproxy, nginx)", t)
 		}
 		seen[t] = true
 		o.Targets = append(o.Targets, t)
@@ -120,6 +126,8 @@ func parseRunOptions(args []string) (runOptions, error) {
 		return o, fmt.Errorf("-profile-target %q is not among the targets", o.ProfileTarget)
 	case (seen[tSidecar] || seen[tSidecarInfo]) && o.Sidecar == "":
 		return o, errors.New("-sidecar is required for the sidecar targets")
+	case seen[tSidecarBase] && o.SidecarBase == "":
+		return o, errors.New("-sidecar-base is required for the sidecar-base target")
 	case seen[tReverseProxy] && o.ReverseProxy == "":
 		return o, errors.New("-reverseproxy is required for the reverseproxy target")
 	case o.Duration < time.Second || o.Threads < 1 || o.Connections < o.Threads || o.Rounds < 1:
@@ -279,9 +287,11 @@ func (b *benchRun) start() error {
 		var t *target
 		switch name {
 		case tSidecar:
-			t, err = b.startSidecar(name, b.o.SidecarLogLevel)
+			t, err = b.startSidecar(name, b.o.Sidecar, b.o.SidecarLogLevel)
 		case tSidecarInfo:
-			t, err = b.startSidecar(name, "info")
+			t, err = b.startSidecar(name, b.o.Sidecar, "info")
+		case tSidecarBase:
+			t, err = b.startSidecar(name, b.o.SidecarBase, b.o.SidecarLogLevel)
 		case tReverseProxy:
 			t, err = b.startReverseProxy()
 		case tNginx:
@@ -327,7 +337,7 @@ func childEnv(kv map[string]string) []string {
 	return env
 }
 
-func (b *benchRun) startSidecar(name, level string) (*target, error) {
+func (b *benchRun) startSidecar(name, binary, level string) (*target, error) {
 	var addrs [3]string
 	for i := range addrs {
 		a, err := freeLoopbackAddr()
@@ -359,7 +369,7 @@ func (b *benchRun) startSidecar(name, level string) (*target, error) {
 		extra += ", " + k + "=" + v
 	}
 	env := childEnv(kv)
-	c, err := startChild(name, b.o.Workdir, env, syscall.SIGTERM, b.o.Sidecar)
+	c, err := startChild(name, b.o.Workdir, env, syscall.SIGTERM, binary)
 	if err != nil {
 		return nil, err
 	}
@@ -375,8 +385,11 @@ func (b *benchRun) startSidecar(name, level string) (*target, error) {
 			name, status, body, err, c.logPath, tailFile(c.logPath, 20))
 	}
 	t := &target{Name: name, Description: fmt.Sprintf(targetDescriptions[tSidecar], level) + extra, URL: "http://" + out + benchPath, Pid: c.pid(), proc: c}
-	if name == tSidecarInfo {
+	switch name {
+	case tSidecarInfo:
 		t.Description = targetDescriptions[tSidecarInfo] + extra
+	case tSidecarBase:
+		t.Description = fmt.Sprintf(targetDescriptions[tSidecarBase], b.o.SidecarBaseName, level) + extra
 	}
 	return t, b.verify(t)
 }
