@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/botsidecar/sidecar/internal/fakes"
+	"github.com/botsidecar/sidecar/internal/testkit"
 )
 
 // These tests run the real MSAL client against the fake Entra, the way the
@@ -151,8 +152,10 @@ func TestMSALEntraOutage(t *testing.T) {
 	e.FailNext(1, http.StatusServiceUnavailable)
 	opts := entraOptions(e, ClientSecret(testSecret))
 	// Frozen, so that Run's own retry after the back-off cannot come
-	// first, however slow the machine.
-	clock := &fakeClock{t: time.Now()}
+	// first, however slow the machine; at the real time, because MSAL
+	// stamps the token's expiry from the real clock.
+	clock := testkit.NewClock()
+	clock.Set(time.Now())
 	opts.Now = clock.Now
 	s := mustNew(t, opts)
 
@@ -368,10 +371,7 @@ func TestMSALLogsNoSecrets(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for !s.Ready() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 10*time.Second, s.Ready, "Run's token after the failed first acquisition")
 	s.Invalidate(get(t, s))
 	get(t, s)
 	cancel()

@@ -10,6 +10,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/botsidecar/sidecar/internal/testkit"
 )
 
 // The Run tests run in a synctest bubble: timers and time.Now are virtual, so
@@ -204,7 +206,7 @@ func TestTokenWaitsForRunAndFailsAfterIt(t *testing.T) {
 
 func TestAcquireOneShot(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testkit.NewClock()
 	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
 	s := newSource(Options{ClientID: testApp, Now: clock.Now}, testAuthority, acq)
 

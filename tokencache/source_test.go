@@ -10,31 +10,11 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/botsidecar/sidecar/internal/testkit"
 )
 
 const testApp = "00000000-0000-0000-0000-0000000000a1"
-
-// fakeClock is a settable clock; tests advance it instead of sleeping.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // fakeAcquirer counts acquisitions and delegates to fn, which gets the
 // 1-based number of the call.
@@ -106,7 +86,7 @@ func mustToken(t *testing.T, s *Source, want string) {
 
 func TestTokenCachedUntilRefreshDue(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testkit.NewClock()
 	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
 	s := newTestSource(t, clock.Now, acq)
 
@@ -201,7 +181,7 @@ func TestTokenWaiterHonoursContext(t *testing.T) {
 func TestRefreshAheadDoesNotMakeCallersWait(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		clock := newFakeClock()
+		clock := testkit.NewClock()
 		acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
 		s := newTestSource(t, clock.Now, acq)
 		mustToken(t, s, "tok-1")
@@ -235,7 +215,7 @@ var errIdP = errors.New("AADSTS50196: fake outage")
 
 // newFailingSource returns a running Source that holds tok-1 (valid for an
 // hour on clock) and whose acquisitions fail with errIdP from then on.
-func newFailingSource(t *testing.T, clock *fakeClock) (*Source, *fakeAcquirer) {
+func newFailingSource(t *testing.T, clock *testkit.Clock) (*Source, *fakeAcquirer) {
 	t.Helper()
 	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
 	s := newTestSource(t, clock.Now, acq)
@@ -247,7 +227,7 @@ func newFailingSource(t *testing.T, clock *fakeClock) (*Source, *fakeAcquirer) {
 func TestRefreshFailureKeepsTokenAndBacksOff(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		clock := newFakeClock()
+		clock := testkit.NewClock()
 		s, acq := newFailingSource(t, clock)
 		clock.Advance(31 * time.Minute)
 		mustToken(t, s, "tok-1") // wakes Run for the refresh, which fails
@@ -295,7 +275,7 @@ func TestRefreshFailureKeepsTokenAndBacksOff(t *testing.T) {
 func TestExpiredAndFailingReturnsError(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		clock := newFakeClock()
+		clock := testkit.NewClock()
 		s, acq := newFailingSource(t, clock)
 		clock.Advance(2 * time.Hour)
 		for i := range 5 {
@@ -326,7 +306,7 @@ func TestExpiredAndFailingReturnsError(t *testing.T) {
 
 func TestExpiredTokenFromProviderIsAnError(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testkit.NewClock()
 	acq := &fakeAcquirer{fn: tokensFor(clock.Now, -time.Second)}
 	s := newTestSource(t, clock.Now, acq)
 	if _, err := s.Token(context.Background()); !errors.Is(err, ErrNoToken) {
@@ -340,7 +320,7 @@ func TestExpiredTokenFromProviderIsAnError(t *testing.T) {
 func TestInvalidate(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		clock := newFakeClock()
+		clock := testkit.NewClock()
 		release := make(chan struct{})
 		acq := &fakeAcquirer{fn: func(ctx context.Context, n int) (string, time.Time, error) {
 			if n > 1 {
@@ -520,7 +500,7 @@ func BenchmarkTokenHitParallel(b *testing.B) {
 
 func TestStatsCountAcquisitions(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testkit.NewClock()
 	s, _ := newFailingSource(t, clock)
 	clock.Advance(2 * time.Hour)
 	if _, err := s.Token(context.Background()); err == nil {

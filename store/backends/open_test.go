@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/botsidecar/sidecar/internal/redistest"
+	"github.com/botsidecar/sidecar/internal/testkit"
 	"github.com/botsidecar/sidecar/store"
 	"github.com/botsidecar/sidecar/store/backends"
 	"github.com/botsidecar/sidecar/store/internal/storetest"
@@ -25,7 +25,7 @@ func mustSpec(t *testing.T, v string) store.Spec {
 
 func TestOpen(t *testing.T) {
 	t.Parallel()
-	redisURL := redistest.Start(t).URL()
+	redisURL := testkit.StartRedis(t, testkit.RedisOptions{}).URL()
 	tests := []struct {
 		name       string
 		give       string
@@ -94,7 +94,7 @@ func TestOpenBoltRestart(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	t.Parallel()
-	closed := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	closed := testkit.FreeAddr(t)
 	tests := []struct {
 		name     string
 		give     store.Spec

@@ -8,12 +8,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/botsidecar/sidecar/internal/testkit"
 	"github.com/botsidecar/sidecar/store"
 	"github.com/botsidecar/sidecar/store/internal/storetest"
 	"github.com/botsidecar/sidecar/store/memstore"
@@ -100,7 +102,7 @@ func runCached(t *testing.T, c *Cached) {
 func TestCachedSkipsUnchangedPut(t *testing.T) {
 	t.Parallel()
 	backend := newCountingStore(t)
-	clock := storetest.NewClock()
+	clock := testkit.NewClock()
 	// TTL/100 is 1 h: an unchanged reference is written at most hourly.
 	c := newTestCached(t, backend, Options{Size: 10, TTL: 100 * time.Hour, Now: clock.Now})
 	t0 := clock.Now()
@@ -206,69 +208,83 @@ func TestCachedDurableFailure(t *testing.T) {
 
 func TestCachedNonDurableFailure(t *testing.T) {
 	t.Parallel()
-	backend := newCountingStore(t)
-	core, logs := observer.New(zapcore.DebugLevel)
-	c := newTestCached(t, backend, Options{Size: 10, RetryInterval: 10 * time.Millisecond, Logger: zap.New(core)})
-	now := time.Now()
-	a1 := storetest.RefAt("a:queued-a", "tenant", now)
-	a2 := storetest.RefAt("a:queued-a", "tenant", now.Add(time.Second))
-	a2.ServiceURL = "https://smba.trafficmanager.net/emea/"
-	b := storetest.RefAt("a:queued-b", "tenant", now)
+	// Pure memory and timers: the retry schedule runs on the bubble's clock.
+	synctest.Test(t, func(t *testing.T) {
+		const retry = 10 * time.Millisecond
+		backend := newCountingStore(t)
+		core, logs := observer.New(zapcore.DebugLevel)
+		c := newTestCached(t, backend, Options{Size: 10, RetryInterval: retry, Logger: zap.New(core)})
+		now := time.Now()
+		a1 := storetest.RefAt("a:queued-a", "tenant", now)
+		a2 := storetest.RefAt("a:queued-a", "tenant", now.Add(time.Second))
+		a2.ServiceURL = "https://smba.trafficmanager.net/emea/"
+		b := storetest.RefAt("a:queued-b", "tenant", now)
 
-	backend.fail(errDown, nil)
-	for _, ref := range []store.Reference{a1, b, a2} {
-		if err := c.Put(t.Context(), ref); err != nil {
-			t.Fatalf("Put with the backend down = %v; want nil", err)
+		backend.fail(errDown, nil)
+		for _, ref := range []store.Reference{a1, b, a2} {
+			if err := c.Put(t.Context(), ref); err != nil {
+				t.Fatalf("Put with the backend down = %v; want nil", err)
+			}
 		}
-	}
-	if n := backend.puts.Load(); n != 1 {
-		t.Errorf("backend write attempts = %d; want 1 (later Puts queue without trying)", n)
-	}
-	if n := c.Pending(); n != 2 {
-		t.Errorf("Pending() = %d; want 2 (latest write per conversation)", n)
-	}
-	got, err := c.Get(t.Context(), a1.ConversationID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.SameVersionf(t, "Get of a queued reference", got, a2)
-	if n := backend.gets.Load(); n != 0 {
-		t.Errorf("backend reads = %d; want 0", n)
-	}
-	if n := logs.FilterLevelExact(zapcore.WarnLevel).Len(); n != 1 {
-		t.Errorf("warnings logged = %d; want 1 per failure burst", n)
-	}
-
-	runCached(t, c)
-	time.Sleep(30 * time.Millisecond) // a retry or two against the down backend
-	backend.fail(nil, nil)
-	storetest.WaitFor(t, "queue flushed", func() bool { return c.Pending() == 0 })
-	for _, want := range []store.Reference{a2, b} {
-		got, err := backend.Memory.Get(t.Context(), want.ConversationID)
+		if n := backend.puts.Load(); n != 1 {
+			t.Errorf("backend write attempts = %d; want 1 (later Puts queue without trying)", n)
+		}
+		if n := c.Pending(); n != 2 {
+			t.Errorf("Pending() = %d; want 2 (latest write per conversation)", n)
+		}
+		got, err := c.Get(t.Context(), a1.ConversationID)
 		if err != nil {
-			t.Fatalf("backend Get(%q) after recovery: %v", want.ConversationID, err)
+			t.Fatal(err)
 		}
-		storetest.SameVersionf(t, "backend after recovery", got, want)
-	}
-	if n := logs.FilterMessage("reference store available again, queued writes stored").Len(); n != 1 {
-		t.Errorf("recovery messages = %d; want 1", n)
-	}
-	puts := backend.puts.Load()
-	if err := c.Put(t.Context(), a2); err != nil {
-		t.Fatal(err)
-	}
-	if n := backend.puts.Load(); n != puts {
-		t.Errorf("Put of a reference the retry stored wrote again (%d writes); want none", n-puts)
-	}
-	for _, e := range logs.All() {
-		if e.Level < zapcore.InfoLevel {
-			continue
+		storetest.SameVersionf(t, "Get of a queued reference", got, a2)
+		if n := backend.gets.Load(); n != 0 {
+			t.Errorf("backend reads = %d; want 0", n)
 		}
-		line := fmt.Sprintf("%s %v", e.Message, e.ContextMap())
-		if strings.Contains(line, "queued-") || strings.Contains(line, "tenant") {
-			t.Errorf("%s line names a conversation or tenant: %s", e.Level, line)
+		if n := logs.FilterLevelExact(zapcore.WarnLevel).Len(); n != 1 {
+			t.Errorf("warnings logged = %d; want 1 per failure burst", n)
 		}
-	}
+
+		runCached(t, c)
+		// In the bubble time moves only when every goroutine waits, so the
+		// retries come on schedule: the first RetryInterval after the queue
+		// filled, the next twice that later, each stopping at its first
+		// failed write.
+		for i, wait := range []time.Duration{retry, 2 * retry} {
+			time.Sleep(wait)
+			synctest.Wait()
+			if got, want := backend.puts.Load(), int64(2+i); got != want {
+				t.Fatalf("backend write attempts after retry %d = %d; want %d", i+1, got, want)
+			}
+		}
+		backend.fail(nil, nil)
+		testkit.WaitFor(t, time.Minute, func() bool { return c.Pending() == 0 }, "the queue flushed after recovery")
+		for _, want := range []store.Reference{a2, b} {
+			got, err := backend.Memory.Get(t.Context(), want.ConversationID)
+			if err != nil {
+				t.Fatalf("backend Get(%q) after recovery: %v", want.ConversationID, err)
+			}
+			storetest.SameVersionf(t, "backend after recovery", got, want)
+		}
+		if n := logs.FilterMessage("reference store available again, queued writes stored").Len(); n != 1 {
+			t.Errorf("recovery messages = %d; want 1", n)
+		}
+		puts := backend.puts.Load()
+		if err := c.Put(t.Context(), a2); err != nil {
+			t.Fatal(err)
+		}
+		if n := backend.puts.Load(); n != puts {
+			t.Errorf("Put of a reference the retry stored wrote again (%d writes); want none", n-puts)
+		}
+		for _, e := range logs.All() {
+			if e.Level < zapcore.InfoLevel {
+				continue
+			}
+			line := fmt.Sprintf("%s %v", e.Message, e.ContextMap())
+			if strings.Contains(line, "queued-") || strings.Contains(line, "tenant") {
+				t.Errorf("%s line names a conversation or tenant: %s", e.Level, line)
+			}
+		}
+	})
 }
 
 func TestCachedQueueBound(t *testing.T) {
@@ -289,14 +305,14 @@ func TestCachedQueueBound(t *testing.T) {
 	// once the backend is back.
 	backend.fail(nil, nil)
 	runCached(t, c)
-	storetest.WaitFor(t, "every write stored", func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		for i := range n {
 			if _, err := backend.Memory.Get(t.Context(), fmt.Sprintf("a:%d", i)); err != nil {
 				return false
 			}
 		}
 		return c.Pending() == 0
-	})
+	}, "every write stored")
 }
 
 func TestCachedNonDurableOtherError(t *testing.T) {
@@ -345,7 +361,7 @@ func TestCachedNewestForTenant(t *testing.T) {
 func TestCachedMaxAge(t *testing.T) {
 	t.Parallel()
 	backend := newCountingStore(t)
-	clock := storetest.NewClock()
+	clock := testkit.NewClock()
 	c := newTestCached(t, backend, Options{Size: 10, MaxAge: time.Minute, Now: clock.Now})
 	mine := storetest.RefAt("a:shared", "", clock.Now())
 	if err := c.Put(t.Context(), mine); err != nil {
@@ -367,7 +383,7 @@ func TestCachedMaxAge(t *testing.T) {
 		{"stale copy when the backend is down", 2 * time.Minute, fmt.Errorf("get: %w", store.ErrUnavailable), theirs},
 	}
 	for _, tt := range tests {
-		clock.Add(tt.advance)
+		clock.Advance(tt.advance)
 		backend.fail(nil, tt.getErr)
 		got, err := c.Get(t.Context(), "a:shared")
 		if err != nil {
@@ -380,12 +396,12 @@ func TestCachedMaxAge(t *testing.T) {
 func TestCachedTTL(t *testing.T) {
 	t.Parallel()
 	backend := newCountingStore(t)
-	clock := storetest.NewClock()
+	clock := testkit.NewClock()
 	c := newTestCached(t, backend, Options{Size: 10, TTL: time.Hour, Now: clock.Now})
 	if err := c.Put(t.Context(), storetest.RefAt("a:old", "", clock.Now())); err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(2 * time.Hour)
+	clock.Advance(2 * time.Hour)
 	_, _ = c.Get(t.Context(), "a:old")
 	if n := backend.gets.Load(); n != 1 {
 		t.Errorf("backend reads = %d; want 1: an expired copy is not served", n)
@@ -467,7 +483,7 @@ func TestCachedRunsBackendLoop(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	storetest.WaitFor(t, "backend loop", backend.ran.Load)
+	testkit.WaitFor(t, 10*time.Second, backend.ran.Load, "the backend's loop running")
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v; want nil", err)

@@ -67,6 +67,31 @@ func TestNewRedisClient(t *testing.T) {
 	}
 }
 
+// TestNewRedisClientTimeouts: these bound how long a call to an
+// unreachable Redis (Open's PING included) holds the caller.
+func TestNewRedisClientTimeouts(t *testing.T) {
+	t.Parallel()
+	for _, give := range []string{"redis://cache", "redis+cluster://n1:7000"} {
+		client, err := newRedisClient(give)
+		if err != nil {
+			t.Fatalf("newRedisClient(%q): %v", give, err)
+		}
+		var dial time.Duration
+		var retries int
+		switch c := client.(type) {
+		case *redis.Client:
+			dial, retries = c.Options().DialTimeout, c.Options().DialerRetries
+		case *redis.ClusterClient:
+			dial, retries = c.Options().DialTimeout, c.Options().DialerRetries
+		}
+		_ = client.Close()
+		if dial != redisDialTimeout || retries != redisDialerRetries {
+			t.Errorf("newRedisClient(%q): dial timeout %v, dialer retries %d; want %v, %d",
+				give, dial, retries, redisDialTimeout, redisDialerRetries)
+		}
+	}
+}
+
 func TestNewRedisClientSkipVerify(t *testing.T) {
 	t.Parallel()
 	client, err := newRedisClient("rediss+cluster://n1:7000?skip_verify=true")

@@ -1,7 +1,7 @@
 // Package storetest holds what the store backends' tests share: the
 // behaviour every Store must show (Conformance), references shaped like the
-// ones Teams sends, a fake clock, and the Get benchmark. It is internal to
-// store/ and imported by tests only.
+// ones Teams sends, and the Get benchmark. It is internal to store/ and
+// imported by tests only; clocks and waits come from internal/testkit.
 package storetest
 
 import (
@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -161,41 +160,4 @@ func Conformance(t *testing.T, s store.Store) {
 			t.Errorf("Put(empty id) error = %v; want a non-store.ErrUnavailable error", err)
 		}
 	})
-}
-
-// Clock is an injected clock tests move by hand.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewClock returns a Clock at a fixed time.
-func NewClock() *Clock {
-	return &Clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Add moves the clock on by d.
-func (c *Clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// WaitFor polls cond for up to 10 s.
-func WaitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
