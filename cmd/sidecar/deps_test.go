@@ -84,8 +84,7 @@ var depRules = map[string]depRule{
 			module + "/": "the baseline is a bare httputil.ReverseProxy: anything of ours in it and it is no baseline",
 		},
 	},
-	"internal/redistest": {},
-	"internal/testkit":   {},
+	"internal/testkit": {},
 	"proxy": {
 		allow: []string{"rewrite", "store", "internal/guid", "github.com/hashicorp/golang-lru/v2", "github.com/prometheus/client_golang", "go.uber.org/zap"},
 		forbid: product(map[string]string{
