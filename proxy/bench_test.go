@@ -27,6 +27,7 @@ func newBenchOutbound(b *testing.B) (*Outbound, *fakes.Connector) {
 	b.Cleanup(conn.Close)
 	mem, _ := memstore.New(10)
 	trust, _ := NewTrustList(nil)
+	trust.Vouch(conn.ServiceURL()) // as a validated inbound activity would
 	_ = mem.Put(context.Background(), store.Reference{ConversationID: "a:1personal", ServiceURL: conn.ServiceURL(), Vouched: true,
 		ChannelID: "msteams", Bot: []byte(`{"id":"28:` + testAppID + `","name":"Echo"}`)})
 	h, err := NewOutbound(OutboundOptions{AppID: testAppID, Tokens: &fakeTokens{}, References: mem, Trust: trust,
@@ -39,7 +40,7 @@ func newBenchOutbound(b *testing.B) (*Outbound, *fakes.Connector) {
 
 // BenchmarkOutboundSend runs the same sends through the sidecar's handler and, as
 // the baseline, through a bare httputil.ReverseProxy to the same fake
-// connector, so the README can report their ratio.
+// connector, so docs/performance.md can report their ratio.
 func BenchmarkOutboundSend(b *testing.B) {
 	h, conn := newBenchOutbound(b)
 	target, _ := url.Parse(conn.URL)

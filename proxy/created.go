@@ -38,9 +38,11 @@ func (c *createdConversations) remember(respBody []byte, call *call, bot json.Ra
 		return
 	}
 	up := call.up
-	ref := store.Reference{ConversationID: id, ServiceURL: up.serviceURL, Vouched: up.vouched, Bot: bot, UpdatedAt: now}
+	// Vouched stays false: the remembered reference is trusted only as
+	// its host is, like every other.
+	ref := store.Reference{ConversationID: id, ServiceURL: up.serviceURL, Bot: bot, UpdatedAt: now}
 	if up.ref != nil {
-		ref.ChannelID, ref.Vouched = up.ref.ChannelID, up.ref.Vouched
+		ref.ChannelID = up.ref.ChannelID
 	}
 	if call.createErr == nil {
 		// The tenant the body had or was given.

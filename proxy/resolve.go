@@ -44,9 +44,7 @@ type upstream struct {
 	// ref is the reference that resolved the call; nil when the upstream
 	// came from X-Service-Url or the default.
 	ref *store.Reference
-	// vouched: the serviceUrl was signed into a validated channel token.
-	vouched bool
-	by      resolvedBy
+	by  resolvedBy
 }
 
 // conversationOwn reports whether ref is the path's own conversation (or
@@ -116,24 +114,24 @@ func strconvQuote(s string) string {
 	return string(b)
 }
 
+// fromReference makes ref's serviceUrl the upstream, if this process may
+// send the token there. ref comes from the store, which is not a source of
+// trust: its serviceUrl must be on the trusted list or vouched for by a
+// channel token this process validated, whatever the stored Vouched says
+// (anyone who can write to a shared Redis could set it).
 func (o *Outbound) fromReference(ref *store.Reference, by resolvedBy) (upstream, error) {
 	u, err := url.Parse(ref.ServiceURL)
 	if err != nil {
 		return upstream{}, &localError{kind: failUntrustedServiceURL, msg: "the stored reference's service URL cannot be parsed", cause: err}
 	}
-	vouched := ref.Vouched
-	if vouched {
-		if _, ok := hostKey(u); !ok {
-			vouched = false // a vouched http:// URL is still not a token's destination
-		} else {
-			o.opts.Trust.vouchURL(u)
-		}
-	}
-	if !vouched && !o.opts.Trust.Trusted(u) {
+	if !o.opts.Trust.Trusted(u) {
+		host := u.Host
 		return upstream{}, refuse(failUntrustedServiceURL,
-			"the conversation's service URL "+strconvQuote(ref.ServiceURL)+" is not https on a trusted host")
+			"the conversation's service URL "+strconvQuote(ref.ServiceURL)+" is not https on a host the sidecar trusts: "+
+				"neither on the trusted list nor vouched for by a channel token this process validated. "+
+				"If "+strconvQuote(host)+" is a real Bot Connector, add it to SIDECAR_TRUSTED_SERVICE_URLS")
 	}
-	return upstream{serviceURL: withSlash(ref.ServiceURL), base: u, ref: ref, vouched: vouched, by: by}, nil
+	return upstream{serviceURL: withSlash(ref.ServiceURL), base: u, ref: ref, by: by}, nil
 }
 
 func fromURL(u *url.URL, by resolvedBy) upstream {

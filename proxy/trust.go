@@ -127,17 +127,16 @@ func (t *TrustList) TrustedString(raw string) bool {
 	return err == nil && t.Trusted(u)
 }
 
-// Vouch records a serviceUrl whose signed serviceurl claim a validated
-// channel token carried. It stays trusted for any conversation.
+// Vouch records a serviceUrl whose signed serviceurl claim a channel token
+// carried that this process validated. It stays trusted for any
+// conversation for the life of the process; nothing read from the store
+// vouches. The common case, a host vouched for already, takes only the read
+// lock.
 func (t *TrustList) Vouch(serviceURL string) {
-	if u, err := url.Parse(serviceURL); err == nil {
-		t.vouchURL(u)
+	u, err := url.Parse(serviceURL)
+	if err != nil {
+		return
 	}
-}
-
-// vouchURL is Vouch for a parsed URL. The common case, a host vouched for
-// already, takes only the read lock.
-func (t *TrustList) vouchURL(u *url.URL) {
 	key, ok := hostKey(u)
 	if !ok {
 		return

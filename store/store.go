@@ -57,7 +57,10 @@ type Reference struct {
 	// replaced it with its own outbound address.
 	ServiceURL string `json:"serviceUrl"`
 	// Vouched is true when the channel token's signed serviceurl claim
-	// matched ServiceURL, which makes ServiceURL a trusted upstream.
+	// matched ServiceURL. It is a record for people, never a source of
+	// trust: whoever can write to the store could set it, so the sidecar
+	// sends a token only to hosts on its trusted list or vouched for by a
+	// token it validated itself since it started.
 	Vouched   bool   `json:"vouched"`
 	ChannelID string `json:"channelId"`
 	// Bot is the activity's recipient: the bot's own channel account

@@ -184,14 +184,17 @@ func TestProcessRestartKeepsReferences(t *testing.T) {
 	t.Parallel()
 	w := newProcWorld(t)
 	db := "bolt:" + filepath.Join(t.TempDir(), "data", "references.db")
-	a := w.start(map[string]string{"SIDECAR_STORE": db})
+	// The fake connector plays a built-in connector host: trusted by every
+	// process, not only by the one that validated a token for it.
+	env := map[string]string{"SIDECAR_STORE": db, "SIDECAR_TRUSTED_SERVICE_URLS": w.connHost()}
+	a := w.start(env)
 	if status := w.postInbound(a, "a:1restart"); status != 200 {
 		t.Fatalf("inbound = %d; want 200", status)
 	}
 	if code, _ := a.signal(syscall.SIGTERM, 10*time.Second); code != 0 {
 		t.Fatalf("exit code after SIGTERM = %d; want 0", code)
 	}
-	b := w.start(map[string]string{"SIDECAR_STORE": db})
+	b := w.start(env)
 	w.conn.Reset()
 	if status, body := sendOutbound(b, "a:1restart"); status != 200 {
 		t.Fatalf("proactive send after restart = %d %s; want 200", status, body)
@@ -201,6 +204,41 @@ func TestProcessRestartKeepsReferences(t *testing.T) {
 		t.Fatalf("connector got %v; want the send at the stored service URL", reqs)
 	}
 }
+
+// The store is no source of trust: after a restart, a stored reference
+// whose host only a token of the previous process vouched for gets 403
+// naming the host and the variable to set, and the host gets no token.
+func TestProcessRestartDoesNotTrustStoredVouching(t *testing.T) {
+	t.Parallel()
+	w := newProcWorld(t)
+	env := map[string]string{"SIDECAR_STORE": "bolt:" + filepath.Join(t.TempDir(), "references.db")}
+	a := w.start(env)
+	if status := w.postInbound(a, "a:1vouched-before"); status != 200 {
+		t.Fatalf("inbound = %d; want 200", status)
+	}
+	if code, _ := a.signal(syscall.SIGTERM, 10*time.Second); code != 0 {
+		t.Fatalf("exit code after SIGTERM = %d; want 0", code)
+	}
+	b := w.start(env)
+	w.conn.Reset()
+	status, body := sendOutbound(b, "a:1vouched-before")
+	if status != 403 || !strings.Contains(body, "UntrustedServiceUrl") || !strings.Contains(body, w.connHost()) || !strings.Contains(body, "SIDECAR_TRUSTED_SERVICE_URLS") {
+		t.Errorf("send after restart = %d %s; want 403 UntrustedServiceUrl naming %s and SIDECAR_TRUSTED_SERVICE_URLS", status, body, w.connHost())
+	}
+	if n := len(w.conn.Requests()); n != 0 {
+		t.Errorf("connector got %d requests; want none before a token of this process vouches for it", n)
+	}
+	// A new inbound activity vouches again, in this process.
+	if status := w.postInbound(b, "a:1vouched-before"); status != 200 {
+		t.Fatalf("inbound after restart = %d; want 200", status)
+	}
+	if status, body := sendOutbound(b, "a:1vouched-before"); status != 200 {
+		t.Errorf("send after a new inbound activity = %d %s; want 200", status, body)
+	}
+}
+
+// connHost is the fake connector's host:port, as a trust entry.
+func (w *procWorld) connHost() string { return strings.TrimPrefix(w.conn.URL, "https://") }
 
 func TestProcessCrashKeepsAcknowledgedReferences(t *testing.T) {
 	t.Parallel()
@@ -269,7 +307,7 @@ func TestProcessTwoSidecarsShareRedis(t *testing.T) {
 	t.Parallel()
 	w := newProcWorld(t)
 	redis := testkit.StartRedis(t, testkit.RedisOptions{})
-	env := map[string]string{"SIDECAR_STORE": redis.URL() + "/0"}
+	env := map[string]string{"SIDECAR_STORE": redis.URL() + "/0", "SIDECAR_TRUSTED_SERVICE_URLS": w.connHost()}
 	a := w.start(env)
 	b := w.start(env)
 
