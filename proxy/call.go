@@ -42,14 +42,25 @@ type call struct {
 	diag      *diagnostics
 }
 
+// parsing is what call.parse needs of the Outbound's options.
+type parsing struct {
+	maxBody       int64
+	defaultTenant string   // the configured tenant
+	hostNames     []string // the listener's names besides IPs and localhost
+}
+
 // parse fills c from r: the raw path and query, the route, the body (at
-// most limit bytes, into buf) and what the body and query say about the
-// tenant. defaultTenant is the configured tenant.
-func (c *call) parse(r *http.Request, buf *bytes.Buffer, limit int64, defaultTenant string) error {
+// most p.maxBody bytes, into buf) and what the body and query say about
+// the tenant. It refuses what a browser sent, bad header values, and
+// bodies that are not one JSON object.
+func (c *call) parse(r *http.Request, buf *bytes.Buffer, p parsing) error {
 	c.method = r.Method
 	c.rawPath, c.rawQuery = splitRequestURI(r)
 	if !validHeaderValues(r.Header) {
 		return refuse(failInvalidHeader, "a request header value contains a control character")
+	}
+	if err := guardRequest(r, p.hostNames); err != nil {
+		return err
 	}
 	m, err := matchRoute(r.Method, c.rawPath)
 	if err != nil {
@@ -60,10 +71,21 @@ func (c *call) parse(r *http.Request, buf *bytes.Buffer, limit int64, defaultTen
 	}
 	c.route, c.conversationID = m.route, m.conversationID
 	c.outcome.conversationID = m.conversationID
-	if err := readBody(r, buf, limit); err != nil {
+	if err := readBody(r, buf, p.maxBody); err != nil {
 		return err
 	}
 	c.body = buf.Bytes()
+	if len(c.body) > 0 {
+		if err := checkBodyEncoding(r.Header); err != nil {
+			return err
+		}
+		if c.route.body == bodyNone {
+			// Forwarded unedited, but still only as the JSON it claims to be.
+			if err := rewrite.Object(c.body); err != nil {
+				return err
+			}
+		}
+	}
 
 	switch c.route.tenant {
 	case tenantQuery:
@@ -81,7 +103,7 @@ func (c *call) parse(r *http.Request, buf *bytes.Buffer, limit int64, defaultTen
 		}
 	}
 	if c.tenant == "" && c.route.tenant != tenantNone {
-		c.tenant = defaultTenant
+		c.tenant = p.defaultTenant
 	}
 	return nil
 }

@@ -34,6 +34,9 @@ const (
 	CodeStoreUnavailable    = "StoreUnavailable"
 	CodeBadConversation     = "BadConversationParameters"
 	CodeClientClosed        = "ClientClosedRequest"
+	CodeBrowserRefused      = "BrowserRequestRefused"
+	CodeHostNotAllowed      = "HostNotAllowed"
+	CodeUnsupportedMedia    = "UnsupportedMediaType"
 	CodeInternal            = "InternalError"
 )
 
@@ -57,6 +60,9 @@ const (
 	failNoReference
 	failUntrustedServiceURL
 	failTeamsCreate // the code comes from the Teams rule that refused the body
+	failBrowser
+	failForeignHost
+	failMediaType
 )
 
 var failures = [...]struct {
@@ -72,6 +78,9 @@ var failures = [...]struct {
 	failNoReference:         {http.StatusNotFound, CodeNoReference},
 	failUntrustedServiceURL: {http.StatusForbidden, CodeUntrustedServiceURL},
 	failTeamsCreate:         {http.StatusBadRequest, CodeBadConversation},
+	failBrowser:             {http.StatusForbidden, CodeBrowserRefused},
+	failForeignHost:         {http.StatusForbidden, CodeHostNotAllowed},
+	failMediaType:           {http.StatusUnsupportedMediaType, CodeUnsupportedMedia},
 }
 
 // localError is a refusal of the request itself. msg is safe for the

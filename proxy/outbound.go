@@ -50,6 +50,11 @@ type OutboundOptions struct {
 	DefaultServiceURL string
 	// MaxBodyBytes bounds request bodies (413 past it); required.
 	MaxBodyBytes int64
+	// HostNames are the names, besides IP literals and localhost, that a
+	// request's Host may give for this listener (the host of
+	// SIDECAR_OUTBOUND_URL). nil allows IPs and localhost only: any other
+	// name is a DNS-rebinding attempt.
+	HostNames []string
 	// Transport sends upstream; nil uses NewTransport. Redirects are never
 	// followed: a 3xx goes back to the bot, so the token never travels to a
 	// Location it names.
@@ -76,6 +81,7 @@ type Outbound struct {
 	log        *zap.Logger
 	teamsBot   json.RawMessage // {"id":"28:<appId>"}
 	defaultURL *url.URL        // DefaultServiceURL, parsed; nil when unset
+	parsing    parsing
 	created    *createdConversations
 }
 
@@ -112,7 +118,8 @@ func NewOutbound(opts OutboundOptions) (*Outbound, error) {
 	}
 	bot, _ := json.Marshal(map[string]string{"id": "28:" + opts.AppID})
 	return &Outbound{opts: opts, transport: t, retry: opts.Retry.withDefaults(), log: opts.Logger, teamsBot: bot,
-		defaultURL: defaultURL, created: newCreatedConversations()}, nil
+		defaultURL: defaultURL, created: newCreatedConversations(),
+		parsing: parsing{maxBody: opts.MaxBodyBytes, defaultTenant: opts.TenantID, hostNames: opts.HostNames}}, nil
 }
 
 // NewTransport returns the upstream transport: a clone of
@@ -164,7 +171,7 @@ func (o *Outbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // ones decided in c. It answers the bot itself on success and returns the
 // error to answer otherwise.
 func (o *Outbound) serve(w http.ResponseWriter, r *http.Request, c *call, buf *bytes.Buffer) error {
-	if err := c.parse(r, buf, o.opts.MaxBodyBytes, o.opts.TenantID); err != nil {
+	if err := c.parse(r, buf, o.parsing); err != nil {
 		return err
 	}
 	ctx := r.Context()

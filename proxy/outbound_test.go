@@ -147,7 +147,14 @@ func (h *harness) do(method, rawPath, body string, header http.Header) (*http.Re
 		h.t.Fatal(err)
 	}
 	req.URL.Opaque = rawPath // sent verbatim as the request-target
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json; charset=utf-8") // as every SDK sends it
+	}
 	for k, v := range header {
+		if k == "Host" {
+			req.Host = v[0] // the client sends req.Host, not a Host header
+			continue
+		}
 		req.Header[k] = v
 	}
 	resp, err := h.srv.Client().Do(req)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -65,5 +66,112 @@ func TestPoisonedTenantPointerIsRefused(t *testing.T) {
 	}
 	if n := len(evil.Requests()); n != 0 {
 		t.Errorf("the attacker's host got %d requests; want 0", n)
+	}
+}
+
+// A browser can reach 127.0.0.1: a cross-site "simple" POST needs no CORS
+// preflight, and DNS rebinding sends the attacker's own Host. Neither is
+// served, on any route, and nothing reaches the connector.
+func TestOutboundRefusesBrowsers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		path     string
+		header   http.Header
+		wantCode string
+	}{
+		{"cross-site text/plain", "/v3/conversations/a:1/activities", http.Header{"Origin": {"https://attacker.example"}, "Content-Type": {"text/plain"}}, CodeBrowserRefused},
+		{"origin null", "/v3/conversations/a:1/activities", http.Header{"Origin": {"null"}}, CodeBrowserRefused},
+		{"fetch metadata without origin", "/v3/conversations/a:1/activities", http.Header{"Sec-Fetch-Site": {"cross-site"}}, CodeBrowserRefused},
+		{"same-site fetch", "/v3/conversations/a:1/activities", http.Header{"Sec-Fetch-Site": {"same-site"}}, CodeBrowserRefused},
+		{"dns rebinding", "/v3/conversations/a:1/activities", http.Header{"Host": {"attacker.example:3979"}}, CodeHostNotAllowed},
+		{"dns rebinding to batch", "/v3/batch/conversation/tenant/", http.Header{"Host": {"attacker.example"}}, CodeHostNotAllowed},
+		{"text/plain body", "/v3/conversations/a:1/activities", http.Header{"Content-Type": {"text/plain"}}, CodeUnsupportedMedia},
+		{"form body", "/v3/conversations/a:1/activities", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, CodeUnsupportedMedia},
+		{"gzip body", "/v3/conversations/a:1/activities", http.Header{"Content-Encoding": {"gzip"}}, CodeUnsupportedMedia},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.putRef("a:1")
+			resp, body := h.do("POST", tt.path, `{"type":"message","text":"hi","tenantId":"tenant-1","activity":{"type":"message"}}`, tt.header)
+			if resp.StatusCode/100 != 4 || errorCode(t, body) != tt.wantCode {
+				t.Errorf("status = %d %s; want a 4xx %s", resp.StatusCode, body, tt.wantCode)
+			}
+			if n := len(h.conn.Requests()); n != 0 {
+				t.Errorf("connector got %d requests; want 0", n)
+			}
+		})
+	}
+}
+
+// Programs on loopback get through: no Origin, Sec-Fetch-Site none (a
+// user's own navigation, never a page's request), an IP, localhost or the
+// configured name as Host, a JSON content type with parameters.
+func TestOutboundServesLoopbackPrograms(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(o *OutboundOptions) { o.HostNames = []string{"sidecar.local"} })
+	h.putRef("a:1")
+	for _, header := range []http.Header{
+		nil,
+		{"Sec-Fetch-Site": {"none"}},
+		{"Host": {"localhost:3979"}},
+		{"Host": {"LOCALHOST"}},
+		{"Host": {"[::1]:3979"}},
+		{"Host": {"sidecar.local:3979"}},
+		{"Content-Type": {"application/vnd.microsoft.activity+json"}},
+		{"Content-Encoding": {"identity"}},
+	} {
+		h.conn.Reset()
+		resp, body := h.do("POST", "/v3/conversations/a:1/activities", `{"type":"message"}`, header)
+		if resp.StatusCode != http.StatusOK || len(h.conn.Requests()) != 1 {
+			t.Errorf("with %v: status = %d %s; want 200 from the connector", header, resp.StatusCode, body)
+		}
+	}
+}
+
+// Bodies forwarded without an edit are still checked: one JSON object,
+// nothing else.
+func TestOutboundValidatesEveryBody(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ method, path string }{
+		{"POST", "/v3/conversations/a:1/attachments"},
+		{"PUT", "/v3/conversations/a:1/activities/7/reactions/like"},
+		{"POST", "/v1/meetings/m1/notification?tenantId=tenant-1"},
+	} {
+		for _, bad := range []string{`{"type":`, `{"a":1} trailing`, `[1,2]`, "\x1f\x8b\x08\x00junk"} {
+			h := newHarness(t)
+			h.putRef("a:1")
+			resp, body := h.do(tt.method, tt.path, bad, nil)
+			if resp.StatusCode != http.StatusBadRequest || errorCode(t, body) != CodeMalformedJSON {
+				t.Errorf("%s %s with %q = %d %s; want 400 %s", tt.method, tt.path, bad, resp.StatusCode, body, CodeMalformedJSON)
+			}
+			if n := len(h.conn.Requests()); n != 0 {
+				t.Errorf("%s %s with %q: connector got %d requests; want 0", tt.method, tt.path, bad, n)
+			}
+		}
+	}
+}
+
+func TestHostGuard(t *testing.T) {
+	t.Parallel()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	g := HostGuard(ok)
+	for host, want := range map[string]int{
+		"10.1.2.3:9090":        http.StatusNoContent, // the kubelet probing the pod IP
+		"127.0.0.1:9090":       http.StatusNoContent,
+		"localhost:9090":       http.StatusNoContent,
+		"attacker.example":     http.StatusForbidden,
+		"attacker.example:909": http.StatusForbidden,
+		"":                     http.StatusForbidden,
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Host = host
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("Host %q: status %d; want %d", host, rec.Code, want)
+		}
 	}
 }

@@ -391,3 +391,20 @@ func firstError(errs ...error) error {
 	}
 	return nil
 }
+
+// Object checks that body is one JSON object and nothing else, for the
+// bodies the sidecar forwards without editing them. Errors are those of
+// [Inspect].
+func Object(body []byte) error {
+	open, err := topObject(body)
+	if err != nil {
+		return err
+	}
+	m := newMembers(body, open, 1)
+	for m.next() {
+	}
+	if m.err != nil {
+		return m.err
+	}
+	return endOfInput(body, m.end)
+}

@@ -282,3 +282,27 @@ func TestStringField(t *testing.T) {
 		t.Errorf("StringField(conflicting duplicates) error = %v; want ErrMalformed", err)
 	}
 }
+
+func TestObject(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		give    string
+		wantErr error
+	}{
+		{`{}`, nil},
+		{` {"a":[1,{"b":null}],"c":"\u00e9"} `, nil},
+		{`{"a":1}{"b":2}`, ErrMalformed},
+		{`{"a":}`, ErrMalformed},
+		{`{"a":1`, ErrMalformed},
+		{`[1]`, ErrNotObject},
+		{`"x"`, ErrNotObject},
+		{"\x1f\x8b\x08\x00", ErrMalformed}, // gzip
+		{``, ErrMalformed},
+	}
+	for _, tt := range tests {
+		err := Object([]byte(tt.give))
+		if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+			t.Errorf("Object(%q) = %v; want %v", tt.give, err, tt.wantErr)
+		}
+	}
+}

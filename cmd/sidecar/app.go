@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -102,6 +103,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 		Trust:             trust,
 		DefaultServiceURL: cfg.DefaultServiceURL,
 		MaxBodyBytes:      int64(cfg.MaxBodyBytes),
+		HostNames:         hostNames(cfg.OutboundURL),
 		Transport:         d.upstream,
 		Logger:            logger.Named("outbound"),
 		Metrics:           metrics,
@@ -151,7 +153,9 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 	}{
 		{"inbound", cfg.InboundAddr, inbound},
 		{"outbound", cfg.OutboundAddr, outbound},
-		{"admin", cfg.AdminAddr, a.admin},
+		// Probes and scrapers address the pod by IP; a DNS name is a
+		// rebinding browser.
+		{"admin", cfg.AdminAddr, proxy.HostGuard(a.admin)},
 	} {
 		var ln net.Listener
 		if s.name == "outbound" {
@@ -181,6 +185,16 @@ func (a *app) listen(name, addr string, ln net.Listener, h http.Handler) error {
 		ErrorLog:          zap.NewStdLog(a.log.Named(name)),
 	}})
 	return nil
+}
+
+// hostNames is the host of the outbound URL the bot is given, when it is
+// a name rather than an IP: requests may name the outbound listener so.
+func hostNames(outboundURL string) []string {
+	u, err := url.Parse(outboundURL)
+	if err != nil || u.Hostname() == "" {
+		return nil
+	}
+	return []string{u.Hostname()}
 }
 
 // shutdownOrder is the order in which the listeners drain, one after the
