@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/botsidecar/sidecar/rewrite"
@@ -31,8 +32,11 @@ type call struct {
 	// tenant is the tenant the call is made for: what the call names (the
 	// body's tenantId, the query's), else the configured tenant. Only
 	// routes that name a tenant have one.
-	tenant  string
-	up      upstream
+	tenant string
+	// serviceURLHeader is the X-Service-Url the bot named, parsed; nil
+	// when it named none.
+	serviceURLHeader *url.URL
+	up               upstream
 	isTeams bool // the upstream is Teams: the bot's account is "28:<appId>"
 
 	attempts int
@@ -60,6 +64,10 @@ func (c *call) parse(r *http.Request, buf *bytes.Buffer, p parsing) error {
 		return refuse(failInvalidHeader, "a request header value contains a control character")
 	}
 	if err := guardRequest(r, p.hostNames); err != nil {
+		return err
+	}
+	var err error
+	if c.serviceURLHeader, err = parseServiceURLHeader(r.Header[headerServiceURL]); err != nil {
 		return err
 	}
 	m, err := matchRoute(r.Method, c.rawPath)
@@ -106,6 +114,34 @@ func (c *call) parse(r *http.Request, buf *bytes.Buffer, p parsing) error {
 		c.tenant = p.defaultTenant
 	}
 	return nil
+}
+
+// parseServiceURLHeader reads X-Service-Url: nothing, or exactly one
+// absolute URL that re-serialises to itself. Anything else (a list, a
+// folded or padded value, a query, a fragment) is refused, so
+// that no part of it can reach the upstream path.
+func parseServiceURLHeader(values []string) (*url.URL, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	bad := refuse(failInvalidHeader, "X-Service-Url must be exactly one absolute https URL, such as https://smba.trafficmanager.net/amer/")
+	if len(values) > 1 {
+		return nil, bad
+	}
+	v := values[0]
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c <= ' ' || c == 0x7f || c == ',' {
+			return nil, bad
+		}
+	}
+	u, err := url.Parse(v)
+	// Userinfo parses, and the trust check refuses it (403) like any
+	// untrusted host.
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.String() != v {
+		return nil, bad
+	}
+	return u, nil
 }
 
 // splitRequestURI returns the path and "?query" exactly as the bot sent

@@ -37,6 +37,8 @@ const (
 	CodeBrowserRefused      = "BrowserRequestRefused"
 	CodeHostNotAllowed      = "HostNotAllowed"
 	CodeUnsupportedMedia    = "UnsupportedMediaType"
+	CodeUpstreamTooLarge    = "UpstreamAnswerTooLarge"
+	CodeBotAnswerTooLarge   = "BotAnswerTooLarge"
 	CodeInternal            = "InternalError"
 )
 
@@ -63,6 +65,8 @@ const (
 	failBrowser
 	failForeignHost
 	failMediaType
+	failUpstreamTooLarge
+	failBotAnswerTooLarge
 )
 
 var failures = [...]struct {
@@ -81,6 +85,8 @@ var failures = [...]struct {
 	failBrowser:             {http.StatusForbidden, CodeBrowserRefused},
 	failForeignHost:         {http.StatusForbidden, CodeHostNotAllowed},
 	failMediaType:           {http.StatusUnsupportedMediaType, CodeUnsupportedMedia},
+	failUpstreamTooLarge:    {http.StatusBadGateway, CodeUpstreamTooLarge},
+	failBotAnswerTooLarge:   {http.StatusBadGateway, CodeBotAnswerTooLarge},
 }
 
 // localError is a refusal of the request itself. msg is safe for the
@@ -235,6 +241,8 @@ func classifyExchange(e *exchangeError) (status int, code, msg string) {
 		return http.StatusBadGateway, CodeBotUnreachable, "the bot at SIDECAR_BOT_URL could not be reached"
 	case timedOut:
 		return http.StatusGatewayTimeout, CodeUpstreamTimeout, "the call to " + e.host + " did not finish in time"
+	case e.reading:
+		return http.StatusBadGateway, CodeUpstreamUnreachable, "the answer of the Bot Connector at " + e.host + " could not be read"
 	}
 	return http.StatusBadGateway, CodeUpstreamUnreachable, "the Bot Connector at " + e.host + " could not be reached"
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -175,7 +176,7 @@ func (o *Outbound) serve(w http.ResponseWriter, r *http.Request, c *call, buf *b
 		return err
 	}
 	ctx := r.Context()
-	if err := o.resolve(ctx, c, r.Header.Get(headerServiceURL)); err != nil {
+	if err := o.resolve(ctx, c); err != nil {
 		return err
 	}
 	if err := o.rewriteBody(c); err != nil {
@@ -202,8 +203,8 @@ func (o *Outbound) serve(w http.ResponseWriter, r *http.Request, c *call, buf *b
 	}
 	defer resp.Body.Close()
 	c.msCV = resp.Header.Get("MS-CV")
-	c.status = o.respond(w, resp, c)
-	return nil
+	c.status, err = o.respond(w, resp, c)
+	return err
 }
 
 // send makes the upstream call with its retries: one fresh token after a
@@ -273,52 +274,64 @@ func discard(resp *http.Response) {
 // respond relays the upstream response. Errors the connector explains
 // badly get the sidecar's diagnostics: an empty error body is replaced by
 // them (the classic bare 403), and a 401, 403 or 404 JSON body gets them
-// added as a "diagnostics" member, its own members untouched.
-func (o *Outbound) respond(w http.ResponseWriter, resp *http.Response, c *call) int {
-	copyHeaders(w.Header(), resp.Header, nil)
-	if c.route.create() && resp.StatusCode < 300 {
-		// A create's answer is small; read it to learn the new id.
-		buf := bufPool.Get().(*bytes.Buffer)
-		buf.Reset()
-		defer bufPool.Put(buf)
-		if _, err := buf.ReadFrom(io.LimitReader(resp.Body, o.opts.MaxBodyBytes)); err == nil {
-			o.created.remember(buf.Bytes(), c, o.botAccount(c), o.opts.Now())
-		}
-		w.WriteHeader(resp.StatusCode)
-		_, _ = w.Write(buf.Bytes())
-		return resp.StatusCode
-	}
-	if resp.StatusCode < 400 {
+// added as a "diagnostics" member, its own members untouched. The answers
+// it reads whole (a create's, an error's) are bounded by MaxBodyBytes:
+// past it the bot gets an error, never a cut body under the connector's
+// status.
+func (o *Outbound) respond(w http.ResponseWriter, resp *http.Response, c *call) (int, error) {
+	created := c.route.create() && resp.StatusCode < 300
+	if resp.StatusCode < 400 && !created {
+		copyHeaders(w.Header(), resp.Header, nil)
 		w.WriteHeader(resp.StatusCode)
 		bp := copyBufPool.Get().(*[]byte)
-		_, _ = io.CopyBuffer(w, resp.Body, *bp)
+		_, err := io.CopyBuffer(w, resp.Body, *bp)
 		copyBufPool.Put(bp)
-		return resp.StatusCode
+		if err != nil {
+			// The status has gone out; the bot sees a cut body, and the
+			// log line must not call it a success.
+			c.cause = fmt.Errorf("relay the answer of %s: %w", c.up.base.Host, err)
+		}
+		return resp.StatusCode, nil
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bufPool.Put(buf)
-	_, err := buf.ReadFrom(io.LimitReader(resp.Body, o.opts.MaxBodyBytes))
-	upstreamBody := buf.Bytes()
-	explain := resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden ||
-		resp.StatusCode == http.StatusNotFound && c.conversationID != ""
-	if err == nil && len(upstreamBody) == 0 {
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, o.opts.MaxBodyBytes+1))
+	switch {
+	case err != nil:
+		return 0, &exchangeError{peer: peerConnector, host: c.up.base.Host, reading: true, err: err}
+	case n > o.opts.MaxBodyBytes:
+		return 0, refuse(failUpstreamTooLarge, "the answer of "+c.up.base.Host+" ("+strconv.Itoa(resp.StatusCode)+
+			") is larger than SIDECAR_MAX_BODY_BYTES ("+strconv.FormatInt(o.opts.MaxBodyBytes, 10)+" bytes); it was not relayed")
+	}
+	answer := buf.Bytes()
+	copyHeaders(w.Header(), resp.Header, nil)
+	if created {
+		// A create's answer is small; it names the new conversation.
+		o.created.remember(answer, c, o.botAccount(c), o.opts.Now())
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(answer)
+		return resp.StatusCode, nil
+	}
+	if len(answer) == 0 {
 		c.diag = o.diagnose(resp, c)
 		writeJSON(w, resp.StatusCode, emptyBodyError(resp.StatusCode, c.diag))
-		return resp.StatusCode
+		return resp.StatusCode, nil
 	}
+	explain := resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden ||
+		resp.StatusCode == http.StatusNotFound && c.conversationID != ""
 	if explain {
 		c.diag = o.diagnose(resp, c)
-		if withDiag, ok := addMember(upstreamBody, "diagnostics", c.diag); ok {
+		if withDiag, ok := addMember(answer, "diagnostics", c.diag); ok {
 			w.Header().Del("Content-Length")
 			w.WriteHeader(resp.StatusCode)
 			_, _ = w.Write(withDiag)
-			return resp.StatusCode
+			return resp.StatusCode, nil
 		}
 	}
 	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(upstreamBody)
-	return resp.StatusCode
+	_, _ = w.Write(answer)
+	return resp.StatusCode, nil
 }
 
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}

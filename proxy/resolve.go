@@ -57,8 +57,8 @@ func (u upstream) conversationOwn() bool {
 // the body or headers say; else a trusted X-Service-Url; else, for calls
 // that name a tenant, the tenant's newest reference; else the default.
 // It also decides whether the call goes to Teams.
-func (o *Outbound) resolve(ctx context.Context, c *call, serviceURLHeader string) error {
-	up, err := o.pickUpstream(ctx, c, serviceURLHeader)
+func (o *Outbound) resolve(ctx context.Context, c *call) error {
+	up, err := o.pickUpstream(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (o *Outbound) resolve(ctx context.Context, c *call, serviceURLHeader string
 	return nil
 }
 
-func (o *Outbound) pickUpstream(ctx context.Context, c *call, serviceURLHeader string) (upstream, error) {
+func (o *Outbound) pickUpstream(ctx context.Context, c *call) (upstream, error) {
 	if c.conversationID != "" {
 		ref, err := store.Lookup(ctx, o.opts.References, c.conversationID)
 		switch {
@@ -80,9 +80,8 @@ func (o *Outbound) pickUpstream(ctx context.Context, c *call, serviceURLHeader s
 			return o.fromReference(&ref, byCreated)
 		}
 	}
-	if serviceURLHeader != "" {
-		u, err := url.Parse(serviceURLHeader)
-		if err != nil || !o.opts.Trust.Trusted(u) {
+	if u := c.serviceURLHeader; u != nil {
+		if !o.opts.Trust.Trusted(u) {
 			return upstream{}, refuse(failUntrustedServiceURL,
 				"X-Service-Url is not https on a trusted host; add the host to SIDECAR_TRUSTED_SERVICE_URLS if it is a real Bot Connector")
 		}

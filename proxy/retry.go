@@ -60,28 +60,21 @@ func (p RetryPolicy) delay(n int, h http.Header, now, start time.Time) (time.Dur
 	return d, true
 }
 
+// maxRetryAfter caps a server's wait: beyond any retry budget, and far
+// from overflowing a time.Duration.
+const maxRetryAfter = 24 * time.Hour
+
 // retryAfter parses Retry-After (seconds or an HTTP date) and the
 // millisecond variants Azure services also send.
 func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	for _, k := range [...]string{"Retry-After-Ms", "X-Ms-Retry-After-Ms"} {
-		if v := h.Get(k); v != "" {
-			if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms >= 0 {
-				return time.Duration(ms) * time.Millisecond, true
-			}
+		if d, ok := parseWait(h.Get(k), time.Millisecond); ok {
+			return d, true
 		}
 	}
 	v := h.Get("Retry-After")
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s < 0 {
-			return 0, false
-		}
-		if s > 86400 {
-			s = 86400 // beyond any budget; avoids overflow
-		}
-		return time.Duration(s) * time.Second, true
+	if d, ok := parseWait(v, time.Second); ok {
+		return d, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
@@ -90,6 +83,25 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 		return 0, true
 	}
 	return 0, false
+}
+
+// parseWait reads a non-negative decimal count of unit. A count too large
+// for a time.Duration is maxRetryAfter, beyond any budget: an overflow
+// must not turn into a short wait.
+func parseWait(v string, unit time.Duration) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n > int64(maxRetryAfter/unit) {
+		return maxRetryAfter, true // only a range error is left
+	}
+	return time.Duration(n) * unit, true
 }
 
 // sleepCtx waits d or until ctx is done.

@@ -27,6 +27,14 @@ func TestRetryDelay(t *testing.T) {
 		{"retries exhausted", 3, nil, now, 0, 0, false},
 		{"retry-after beyond budget", 0, http.Header{"Retry-After": {"31"}}, now, 0, 0, false},
 		{"budget used up", 1, http.Header{"Retry-After": {"5"}}, now.Add(-28 * time.Second), 0, 0, false},
+		{"retry-after-ms beyond budget", 0, http.Header{"Retry-After-Ms": {"31000"}}, now, 0, 0, false},
+		// A value whose multiplication into a Duration would overflow
+		// (to a negative or short wait) is beyond the budget.
+		{"retry-after-ms overflowing a duration", 0, http.Header{"Retry-After-Ms": {"9223372036854775"}}, now, 0, 0, false},
+		{"retry-after-ms beyond int64", 0, http.Header{"Retry-After-Ms": {"99999999999999999999999"}}, now, 0, 0, false},
+		{"retry-after seconds overflowing a duration", 0, http.Header{"X-Ms-Retry-After-Ms": {""}, "Retry-After": {"9223372036"}}, now, 0, 0, false},
+		{"retry-after beyond int64", 0, http.Header{"Retry-After": {"99999999999999999999999"}}, now, 0, 0, false},
+		{"negative retry-after-ms falls back", 0, http.Header{"Retry-After-Ms": {"-5"}}, now, 250 * time.Millisecond, 500 * time.Millisecond, true},
 		{"garbage retry-after falls back to backoff", 0, http.Header{"Retry-After": {"soon"}}, now, 250 * time.Millisecond, 500 * time.Millisecond, true},
 	}
 	for _, tt := range tests {

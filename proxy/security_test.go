@@ -175,3 +175,69 @@ func TestHostGuard(t *testing.T) {
 		}
 	}
 }
+
+// X-Service-Url is exactly one absolute URL that re-serialises to itself:
+// junk after it (a folded line, a space, a list) never reaches the
+// upstream path.
+func TestServiceURLHeaderIsStrict(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	good := h.serviceURL
+	for _, bad := range [][]string{
+		{good + " /v3/evil"},
+		{good + "\t/v3/evil"},
+		{good + ",https://evil.example/"},
+		{good, good},
+		{good + "?x=1"},
+		{good + "#frag"},
+		{"//" + strings.TrimPrefix(good, "https://")},
+		{strings.Replace(good, "https://", "HTTPS://", 1)},
+	} {
+		resp, body := h.do("POST", "/v3/conversations/a:1unknown/activities", `{"type":"message"}`, http.Header{"X-Service-Url": bad})
+		if resp.StatusCode != http.StatusBadRequest || errorCode(t, body) != CodeInvalidHeader {
+			t.Errorf("X-Service-Url %q = %d %s; want 400 %s", bad, resp.StatusCode, body, CodeInvalidHeader)
+		}
+	}
+	if n := len(h.conn.Requests()); n != 0 {
+		t.Errorf("connector got %d requests; want 0", n)
+	}
+	resp, body := h.do("POST", "/v3/conversations/a:1unknown/activities", `{"type":"message"}`, http.Header{"X-Service-Url": {good}})
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("X-Service-Url %q = %d %s; want 200", good, resp.StatusCode, body)
+	}
+}
+
+func FuzzServiceURLHeader(f *testing.F) {
+	for _, s := range []string{"https://smba.trafficmanager.net/amer/", "https://a/ b", "https://a/,https://b/", "https://u:p@a/", "https://a/?q", "http://a", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		u, err := parseServiceURLHeader([]string{v})
+		if err != nil {
+			return
+		}
+		// What is accepted is one URL with nothing around it: it prints
+		// as it came, with no byte a path could carry junk in.
+		if u.String() != v || strings.ContainsAny(v, " \t\r\n,") || u.RawQuery != "" || u.Fragment != "" || u.Host == "" {
+			t.Fatalf("parseServiceURLHeader(%q) accepted %#v", v, u)
+		}
+		up := fromURL(u, byHeader)
+		if !strings.HasPrefix(up.serviceURL, u.Scheme+"://"+u.Host+"/") {
+			t.Fatalf("upstream %q does not start with the header's host", up.serviceURL)
+		}
+	})
+}
+
+// An answer the sidecar reads whole that is larger than the limit is an
+// error, not a cut body under the connector's status.
+func TestOutboundRefusesOversizedAnswers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(o *OutboundOptions) { o.MaxBodyBytes = 1024 })
+	h.putRef("a:1")
+	big := `{"error":{"code":"BadArgument","message":"` + strings.Repeat("x", 2048) + `"}}`
+	h.conn.Enqueue(fakes.ConnectorResponse{Status: http.StatusBadRequest, Body: big})
+	resp, body := h.do("POST", "/v3/conversations/a:1/activities", `{"type":"message"}`, nil)
+	if resp.StatusCode != http.StatusBadGateway || errorCode(t, body) != CodeUpstreamTooLarge {
+		t.Errorf("oversized error answer = %d %s; want 502 %s", resp.StatusCode, body, CodeUpstreamTooLarge)
+	}
+}
