@@ -37,7 +37,7 @@ type call struct {
 	// when it named none.
 	serviceURLHeader *url.URL
 	up               upstream
-	isTeams bool // the upstream is Teams: the bot's account is "28:<appId>"
+	isTeams          bool // the upstream is Teams: the bot's account is "28:<appId>"
 
 	attempts int
 	// tokenUsed is the token of the last attempt, kept only to decode its
