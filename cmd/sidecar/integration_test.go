@@ -71,6 +71,9 @@ func startStack(t *testing.T, env map[string]string) *stack {
 		"SIDECAR_ADMIN_ADDR":    "127.0.0.1:0",
 		"SIDECAR_INBOUND_ADDR":  "127.0.0.1:0",
 		"SIDECAR_LOG_LEVEL":     "debug",
+		// The fake connector plays a built-in connector host; putRef
+		// writes references no token of this process vouched for.
+		"SIDECAR_TRUSTED_SERVICE_URLS": strings.TrimPrefix(cloud.Connector.URL, "https://"),
 	} {
 		base[k] = v
 	}
@@ -323,6 +326,7 @@ func TestIntegrationUntrustedUpstreamGetsNoToken(t *testing.T) {
 		}
 	}
 	req, _ := http.NewRequest("POST", s.base+"/v3/conversations/a:none/activities", strings.NewReader(`{}`))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Service-Url", evil.URL+"/")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
