@@ -19,6 +19,7 @@ import (
 
 	"github.com/botsidecar/sidecar/channelauth"
 	"github.com/botsidecar/sidecar/config"
+	"github.com/botsidecar/sidecar/internal/framing"
 	"github.com/botsidecar/sidecar/proxy"
 	"github.com/botsidecar/sidecar/store"
 	"github.com/botsidecar/sidecar/store/backends"
@@ -175,8 +176,11 @@ func (a *app) listen(name, addr string, ln net.Listener, h http.Handler) error {
 			return fmt.Errorf("listen %s on %s: %w", name, addr, err)
 		}
 	}
+	// Every listener refuses requests with an ambiguous body length
+	// (Content-Length and Transfer-Encoding) before net/http parses them.
+	ln = framing.Listener(ln)
 	a.servers = append(a.servers, &server{name: name, ln: ln, http: &http.Server{
-		Handler:           h,
+		Handler:           framing.Handler(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second,

@@ -51,7 +51,7 @@ var depRules = map[string]depRule{
 	},
 	"cmd/sidecar": {
 		allow: []string{
-			"channelauth", "config", "proxy", "store", "store/backends", "store/redisstore", "tokencache", "internal/fakes",
+			"channelauth", "config", "proxy", "store", "store/backends", "store/redisstore", "tokencache", "internal/fakes", "internal/framing",
 			"github.com/prometheus/client_golang", "github.com/redis/go-redis/v9", "go.uber.org/zap", "golang.org/x/sync",
 		},
 		forbid: map[string]string{module + "/internal/testkit": whyTestkit},
@@ -72,7 +72,8 @@ var depRules = map[string]depRule{
 			module + "/channelauth": "the fakes play the outside world; they must not share code with what they test",
 		},
 	},
-	"internal/guid": {},
+	"internal/framing": {},
+	"internal/guid":    {},
 	"internal/loadtest": {
 		allow: []string{"internal/fakes"},
 		forbid: map[string]string{
