@@ -616,3 +616,18 @@ func TestNewOutboundRefusesUntrustedDefault(t *testing.T) {
 		t.Errorf("NewOutbound(untrusted default) = %v; want an error naming SIDECAR_DEFAULT_SERVICE_URL", err)
 	}
 }
+
+// The M365 Agents SDK spells the paged members route "pagedMembers": it is
+// served, and the connector gets the bot's path bytes unchanged.
+func TestOutboundForwardsThePathSpellingAsSent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.putRef("a:1")
+	resp, body := h.do("GET", "/v3/conversations/a%3A1/pagedMembers?pageSize=50", "", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET pagedMembers = %d %s; want 200", resp.StatusCode, body)
+	}
+	if got, want := h.onlyRequest().RawURI, "/amer/v3/conversations/a%3A1/pagedMembers?pageSize=50"; got != want {
+		t.Errorf("upstream request-target = %q; want %q", got, want)
+	}
+}

@@ -174,12 +174,35 @@ func matchRoute(method, rawPath string) (pathMatch, error) {
 	return pathMatch{}, nil
 }
 
+// matches reports whether segs fill r's pattern. The fixed words match
+// ignoring ASCII case, as the connector does: the M365 Agents SDK sends
+// ".../pagedMembers" where botbuilder sends ".../pagedmembers". Only
+// ASCII folds: a Unicode look-alike ("ſ" for "s") is no route.
 func (r *route) matches(segs []string) bool {
 	if len(segs) != len(r.segments) {
 		return false
 	}
 	for i, want := range r.segments {
-		if want != "" && want != segs[i] {
+		if want != "" && !asciiEqualFold(want, segs[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
 			return false
 		}
 	}

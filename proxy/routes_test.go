@@ -31,6 +31,11 @@ func TestMatchRoute(t *testing.T) {
 		{"member", "GET", "/v3/conversations/c1/members/29:x", "/v3/conversations/{conversationId}/members/{memberId}", "c1", false},
 		{"remove member", "DELETE", "/v3/conversations/c1/members/29:x", "/v3/conversations/{conversationId}/members/{memberId}", "c1", false},
 		{"paged members", "GET", "/v3/conversations/c1/pagedmembers", "/v3/conversations/{conversationId}/pagedmembers", "c1", false},
+		{"paged members, Agents SDK spelling", "GET", "/v3/conversations/c1/pagedMembers", "/v3/conversations/{conversationId}/pagedmembers", "c1", false},
+		{"fixed words ignore ascii case", "POST", "/V3/Conversations/c1/Activities", "/v3/conversations/{conversationId}/activities", "c1", false},
+		{"batch, any case", "POST", "/v3/batch/Conversation/Users/", "/v3/batch/conversation/users", "", false},
+		{"unicode look-alike is no route", "GET", "/v3/conversations/c1/pagedmembersſ", "", "", false},
+		{"long s is not s", "GET", "/v3/converſations/c1/members", "", "", false},
 		{"upload", "POST", "/v3/conversations/c1/attachments", "/v3/conversations/{conversationId}/attachments", "c1", false},
 		{"create", "POST", "/v3/conversations", "/v3/conversations", "", false},
 		{"list", "GET", "/v3/conversations", "/v3/conversations", "", false},
@@ -124,7 +129,7 @@ func FuzzMatchRoute(f *testing.F) {
 			if seg == "" || hasDotSegment(seg) {
 				t.Fatalf("matchRoute(%q) accepted segment %d %q", path, i, seg)
 			}
-			if want := m.route.segments[i]; want != "" && seg != want {
+			if want := m.route.segments[i]; want != "" && !strings.EqualFold(seg, want) {
 				t.Fatalf("matchRoute(%q) matched segment %q to %q of %s", path, seg, want, m.route.pattern)
 			}
 		}
