@@ -148,10 +148,12 @@ func FuzzInspect(f *testing.F) {
 		}
 		var conv struct{ ID, TenantID json.RawMessage }
 		objectInto(t, want.Conversation, &conv)
-		var channelData struct{ Tenant json.RawMessage }
+		var channelData struct{ Tenant, Team, Channel json.RawMessage }
 		objectInto(t, want.ChannelData, &channelData)
-		var tenant struct{ ID json.RawMessage }
+		var tenant, team, channel struct{ ID json.RawMessage }
 		objectInto(t, channelData.Tenant, &tenant)
+		objectInto(t, channelData.Team, &team)
+		objectInto(t, channelData.Channel, &channel)
 		for _, c := range []struct {
 			name      string
 			got, want string
@@ -162,6 +164,8 @@ func FuzzInspect(f *testing.F) {
 			{"conversation.id", got.ConversationID, stringOf(conv.ID)},
 			{"conversation.tenantId", got.ConversationTenantID, stringOf(conv.TenantID)},
 			{"channelData.tenant.id", got.ChannelDataTenantID, stringOf(tenant.ID)},
+			{"channelData.team.id", got.ChannelDataTeamID, stringOf(team.ID)},
+			{"channelData.channel.id", got.ChannelDataChannelID, stringOf(channel.ID)},
 			{"conversation", string(got.Conversation), rawOf(want.Conversation)},
 			{"from", string(got.From), rawOf(want.From)},
 			{"recipient", string(got.Recipient), rawOf(want.Recipient)},

@@ -22,6 +22,10 @@ type Fields struct {
 	From                 json.RawMessage
 	Recipient            json.RawMessage
 	ChannelDataTenantID  string // channelData.tenant.id
+	// Teams names a channel message's team and channel: the team's id is
+	// its General channel's conversation id.
+	ChannelDataTeamID    string // channelData.team.id
+	ChannelDataChannelID string // channelData.channel.id
 }
 
 // Inspect reads Fields from an activity. It errors (wrapping
@@ -40,7 +44,7 @@ func Inspect(body []byte) (Fields, error) {
 	if err != nil {
 		return f, err
 	}
-	var typ, serviceURL, channelID, conv, convID, convTenant, from, recipient, tenant fact
+	var typ, serviceURL, channelID, conv, convID, convTenant, from, recipient, tenant, team, channel fact
 	m := newMembers(body, open, 1)
 	for m.next() {
 		switch {
@@ -62,7 +66,7 @@ func Inspect(body []byte) (Fields, error) {
 			}
 			err = conv.set(&m)
 		case m.is("channelData"):
-			err = readPath(&m, &tenant, "tenant", "id")
+			err = readChannelData(&m, &tenant, &team, &channel)
 		}
 		if err != nil {
 			return f, err
@@ -78,9 +82,10 @@ func Inspect(body []byte) (Fields, error) {
 	if err := firstError(typ.check("type"), serviceURL.check("serviceUrl"), channelID.check("channelId"), convID.check("conversation.id")); err != nil {
 		return f, err
 	}
-	strs := decodeStrings(typ.raw, serviceURL.raw, channelID.raw, convID.raw, convTenant.raw, tenant.raw)
+	strs := decodeStrings(typ.raw, serviceURL.raw, channelID.raw, convID.raw, convTenant.raw, tenant.raw, team.raw, channel.raw)
 	f.Type, f.ServiceURL, f.ChannelID, f.ConversationID, f.ConversationTenantID, f.ChannelDataTenantID =
 		strs[0], strs[1], strs[2], strs[3], strs[4], strs[5]
+	f.ChannelDataTeamID, f.ChannelDataChannelID = strs[6], strs[7]
 	raws := copyRaws(conv.raw, from.raw, recipient.raw)
 	f.Conversation, f.From, f.Recipient = raws[0], raws[1], raws[2]
 	return f, nil
@@ -248,6 +253,34 @@ func readConversation(m *members, id, tenantID *fact) error {
 	return nil
 }
 
+// readChannelData reads channelData.tenant.id, .team.id and .channel.id
+// from the current value of m and consumes it.
+func readChannelData(m *members, tenant, team, channel *fact) error {
+	if m.first() != '{' {
+		return nil
+	}
+	c := m.child()
+	for c.next() {
+		var err error
+		switch {
+		case c.is("tenant"):
+			err = readPath(&c, tenant, "id")
+		case c.is("team"):
+			err = readPath(&c, team, "id")
+		case c.is("channel"):
+			err = readPath(&c, channel, "id")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if c.err != nil {
+		return c.err
+	}
+	m.done(c.end)
+	return nil
+}
+
 // readPath reads the value at path inside the current value of m into v
 // (for example channelData.tenant.id), skipping values of other types
 // along the way, and consumes the current value.
@@ -326,9 +359,9 @@ func (v *fact) typeError(name, want string) error {
 }
 
 // decodeStrings decodes the JSON strings among raws into one allocation
-// (Inspect runs once per inbound activity, and six small strings would be
-// six allocations). A value that is absent or not a string gives "".
-func decodeStrings(raws ...[]byte) [6]string {
+// (Inspect runs once per inbound activity, and eight small strings would be
+// eight allocations). A value that is absent or not a string gives "".
+func decodeStrings(raws ...[]byte) [8]string {
 	n := 0
 	for _, r := range raws {
 		if r != nil && r[0] == '"' {
@@ -337,7 +370,7 @@ func decodeStrings(raws ...[]byte) [6]string {
 	}
 	var sb strings.Builder
 	sb.Grow(n)
-	var ends [6]int
+	var ends [8]int
 	for i, r := range raws {
 		if r != nil && r[0] == '"' {
 			if inner := r[1 : len(r)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
@@ -349,7 +382,7 @@ func decodeStrings(raws ...[]byte) [6]string {
 		ends[i] = sb.Len()
 	}
 	all := sb.String()
-	var out [6]string
+	var out [8]string
 	start := 0
 	for i := range raws {
 		out[i] = all[start:ends[i]]

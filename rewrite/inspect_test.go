@@ -20,7 +20,7 @@ var inspectTests = []struct {
 		give: `{"type":"message","serviceUrl":"https://smba/","channelId":"msteams",` +
 			`"from":{"id":"29:u"},"recipient":{"id":"28:b"},` +
 			`"conversation":{"id":"a:1","tenantId":"t1","isGroup":false},` +
-			`"channelData":{"tenant":{"id":"t2"},"channel":{"id":"19:c"}}}`,
+			`"channelData":{"tenant":{"id":"t2"},"team":{"id":"19:t","name":"T"},"channel":{"id":"19:c"}}}`,
 		want: Fields{
 			Type: "message", ServiceURL: "https://smba/", ChannelID: "msteams",
 			From: json.RawMessage(`{"id":"29:u"}`), Recipient: json.RawMessage(`{"id":"28:b"}`),
@@ -28,6 +28,8 @@ var inspectTests = []struct {
 			ConversationID:       "a:1",
 			ConversationTenantID: "t1",
 			ChannelDataTenantID:  "t2",
+			ChannelDataTeamID:    "19:t",
+			ChannelDataChannelID: "19:c",
 		},
 	},
 	{
