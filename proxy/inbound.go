@@ -165,18 +165,9 @@ func (in *Inbound) serve(w http.ResponseWriter, r *http.Request, c *inboundCall,
 	if vouched {
 		in.opts.Trust.Vouch(f.ServiceURL)
 	}
-	if f.ConversationID != "" {
-		// Stored before the bot sees the activity, so that its first
-		// reply resolves.
-		tenant := f.ChannelDataTenantID
-		if tenant == "" {
-			tenant = f.ConversationTenantID
-		}
-		ref := store.Reference{
-			ConversationID: f.ConversationID, ServiceURL: f.ServiceURL, Vouched: vouched,
-			ChannelID: f.ChannelID, Bot: f.Recipient, User: f.From, Conversation: f.Conversation,
-			TenantID: tenant, UpdatedAt: in.opts.Now(),
-		}
+	// Stored before the bot sees the activity, so that its first reply
+	// resolves.
+	for _, ref := range captured(f, vouched, in.opts.Now()) {
 		if err := in.opts.References.Put(ctx, ref); err != nil {
 			// The channel retries a 503; an activity whose reference is
 			// not stored must not reach the bot.
