@@ -171,7 +171,7 @@ func (a *app) listen(name, addr string, ln net.Listener, h http.Handler) error {
 			return fmt.Errorf("listen %s on %s: %w", name, addr, err)
 		}
 	}
-	a.servers = append(a.servers, &server{name: name, ln: ln, http: &http.Server{
+	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
@@ -179,7 +179,12 @@ func (a *app) listen(name, addr string, ln net.Listener, h http.Handler) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(a.log.Named(name)),
-	}})
+	}
+	if name == "inbound" {
+		ln = inboundListener(ln, inboundMaxConns)
+		hardenInbound(srv)
+	}
+	a.servers = append(a.servers, &server{name: name, ln: ln, http: srv})
 	return nil
 }
 
