@@ -37,8 +37,10 @@
 //   - Signature: verified by github.com/lestrrat-go/jwx/v3 with the
 //     algorithm from the header (after the allowlist) and the kid's key.
 //   - Lifetime: exp is required; exp and nbf are checked with 5 minutes'
-//     skew (BB-JS clockTolerance 300, BB-NET ClockSkew 5 min). iat is not
-//     judged, as in the SDKs.
+//     skew (BB-JS clockTolerance 300, BB-NET ClockSkew 5 min). iat's value
+//     is not judged, as in the SDKs. exp, nbf and iat, where present, must
+//     be JSON numbers (RFC 7519 NumericDate); jwx alone would also read a
+//     string such as "1712345678" or an RFC 3339 date.
 //   - Audience: the app id, api://{appId} or api://botid-{appId}, ignoring
 //     ASCII case (teams.net JwtExtensions.cs ValidAudiences, teams.ts
 //     jwt-validator.ts; app ids are GUIDs, which the docs say to compare
@@ -63,7 +65,18 @@
 //     inbound-activity-token-validator.ts), so instead the activity's
 //     serviceUrl must pass Options.IsTrustedServiceURL, and
 //     ServiceURLVouched is false. Any app of the tenant can get such a
-//     token for the bot's audience, which is why they are off by default.
+//     token for the bot's audience, which is why they are off by default
+//     and, when on, the app that requested the token (appid in v1 tokens,
+//     azp in v2; each one present) must be on Options.EntraAppIDs, by
+//     default the bot's own app id.
+//
+// # Two steps
+//
+// VerifyToken checks everything the Authorization header alone can tell,
+// so that the inbound handler refuses an invalid sender before it reads
+// the body; Verified.CheckActivity then checks the endorsement and the
+// serviceurl claim against the activity without verifying the signature
+// again. Validate does both.
 //
 // # Errors
 //

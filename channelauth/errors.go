@@ -40,6 +40,7 @@ const (
 	reasonExpired          rejection = "token expired"
 	reasonNotYetValid      rejection = "token not yet valid"
 	reasonClaims           rejection = "invalid time claims"
+	reasonTimeNotNumber    rejection = "exp, nbf or iat is not a number"
 	reasonAudience         rejection = "audience not accepted"
 	reasonNoChannel        rejection = "activity has no channel id"
 	reasonNoEndorsements   rejection = "signing key has no endorsements"
@@ -47,6 +48,8 @@ const (
 	reasonNoServiceURL     rejection = "token has no serviceurl claim"
 	reasonServiceURL       rejection = "serviceurl claim does not match activity"
 	reasonUntrustedService rejection = "serviceurl not trusted for entra token"
+	reasonNoCallingApp     rejection = "entra token names no calling app (appid or azp)"
+	reasonCallingApp       rejection = "entra token's calling app (appid or azp) is not allowed; see SIDECAR_ENTRA_TOKEN_APP_IDS"
 )
 
 // keysUnavailable wraps a fetch failure so that errors.Is finds both

@@ -3,6 +3,7 @@ package channelauth
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -81,6 +82,10 @@ type Options struct {
 	// IsTrustedServiceURL must approve the activity's serviceUrl for an
 	// Entra token, since such a token does not vouch for it.
 	IsTrustedServiceURL func(serviceURL string) bool
+	// EntraAppIDs are the apps whose Entra tokens are accepted: the token's
+	// appid (v1) or azp (v2) claim, the app that requested it, must be one
+	// of them (GUIDs, compared ignoring case). Default: AppID alone.
+	EntraAppIDs []string
 
 	// HTTPClient fetches metadata and keys. Default: a client with a 10 s
 	// timeout.
@@ -116,6 +121,7 @@ type Validator struct {
 	audiences    []string
 	channelIss   string
 	entraIss     []string
+	entraApps    map[string]bool // lower-case calling apps allowed to send Entra tokens
 	trusted      func(string) bool
 	now          func() time.Time
 	channel      *keySet
@@ -148,6 +154,13 @@ func New(opts Options) (*Validator, error) {
 		}
 		if opts.IsTrustedServiceURL == nil {
 			problems = append(problems, "a trusted service url check is required to accept entra tokens")
+		}
+		for _, app := range opts.EntraAppIDs {
+			if !guid.Is(app) {
+				// Entra puts the client id, a GUID, in appid and azp; a name
+				// would never match and every token would be refused.
+				problems = append(problems, fmt.Sprintf("entra app id %q is not a guid", app))
+			}
 		}
 	}
 	if len(problems) > 0 {
@@ -188,6 +201,14 @@ func New(opts Options) (*Validator, error) {
 		// the authority, or the v1 sts.windows.net issuer, of our tenant.
 		v.entraIss = []string{host + "/" + tenant + "/v2.0", "https://sts.windows.net/" + tenant + "/"}
 		v.entra = newKeySet(SourceEntra, host+"/"+tenant+"/v2.0/.well-known/openid-configuration", &opts)
+		apps := opts.EntraAppIDs
+		if len(apps) == 0 {
+			apps = []string{opts.AppID}
+		}
+		v.entraApps = make(map[string]bool, len(apps))
+		for _, app := range apps {
+			v.entraApps[strings.ToLower(app)] = true
+		}
 	}
 	return v, nil
 }
@@ -225,20 +246,63 @@ func (v *Validator) Run(ctx context.Context) error {
 
 // Validate checks the Authorization header value of an inbound activity
 // against the activity's channelId and its original (not yet rewritten)
-// serviceUrl. A rejection wraps ErrUnauthorized; a failure to obtain the
-// signing keys wraps ErrKeysUnavailable instead. Either way the activity
-// must not be stored or forwarded.
+// serviceUrl: VerifyToken, then CheckActivity. A rejection wraps
+// ErrUnauthorized; a failure to obtain the signing keys wraps
+// ErrKeysUnavailable instead. Either way the activity must not be stored
+// or forwarded.
 func (v *Validator) Validate(ctx context.Context, authorization, channelID, serviceURL string) (Identity, error) {
-	t, err := v.verify(ctx, authorization)
+	t, err := v.VerifyToken(ctx, authorization)
 	if err != nil {
 		return Identity{}, err
 	}
+	return t.CheckActivity(channelID, serviceURL)
+}
+
+// ValidateToken checks the token alone: signature, algorithm, issuer,
+// audience, lifetime and, for Entra tokens, the calling app, but not the
+// activity-bound endorsement and serviceurl checks. Its Identity never
+// says ServiceURLVouched: nothing may be stored or forwarded on its
+// strength.
+func (v *Validator) ValidateToken(ctx context.Context, authorization string) (Identity, error) {
+	t, err := v.VerifyToken(ctx, authorization)
+	if err != nil {
+		return Identity{}, err
+	}
+	return t.identity, nil
+}
+
+// Verified is a token whose signature, algorithm, issuer, audience,
+// lifetime and (Entra) calling app have been checked: everything that
+// does not need the activity. The inbound handler gets one from the
+// Authorization header before it reads the body, and then judges the
+// activity with CheckActivity, so that the signature is verified once and
+// no unauthenticated body is read.
+type Verified struct {
+	v        *Validator
+	tok      jwt.Token
+	key      signingKey
+	identity Identity
+}
+
+// VerifyToken checks the Authorization header value alone (see Verified).
+// Its errors are those of Validate.
+func (v *Validator) VerifyToken(ctx context.Context, authorization string) (*Verified, error) {
+	return v.verify(ctx, authorization)
+}
+
+// CheckActivity checks the rules that bind the token to the activity: the
+// signing key endorses channelID and the signed serviceurl claim equals
+// serviceURL, the activity's original serviceUrl (for an Entra token,
+// which vouches for neither, serviceURL must be trusted instead). It does
+// no I/O and may be called for several activities of one token. A
+// rejection wraps ErrUnauthorized.
+func (t *Verified) CheckActivity(channelID, serviceURL string) (Identity, error) {
 	id := t.identity
 	if id.Source == SourceEntra {
 		// Entra tokens carry neither endorsements nor serviceurl (teams.ts
 		// inbound-activity-token-validator.ts), so the serviceUrl the
 		// activity names must already be trusted.
-		if !v.trusted(serviceURL) {
+		if !t.v.trusted(serviceURL) {
 			return Identity{}, reasonUntrustedService
 		}
 		return id, nil
@@ -260,31 +324,10 @@ func (v *Validator) Validate(ctx context.Context, authorization, channelID, serv
 	return id, nil
 }
 
-// ValidateToken checks the token alone: signature, algorithm, issuer,
-// audience and lifetime, but not the activity-bound endorsement and
-// serviceurl checks. The inbound handler uses it only to tell a valid
-// sender with a body that is not an activity (400) from an invalid sender
-// (401); it never stores or forwards on its strength.
-func (v *Validator) ValidateToken(ctx context.Context, authorization string) (Identity, error) {
-	t, err := v.verify(ctx, authorization)
-	if err != nil {
-		return Identity{}, err
-	}
-	return t.identity, nil
-}
-
-// verifiedToken is a token whose signature, issuer, audience and times
-// have been checked.
-type verifiedToken struct {
-	tok      jwt.Token
-	key      signingKey
-	identity Identity
-}
-
-func (v *Validator) verify(ctx context.Context, authorization string) (verifiedToken, error) {
+func (v *Validator) verify(ctx context.Context, authorization string) (*Verified, error) {
 	raw, err := bearerToken(authorization)
 	if err != nil {
-		return verifiedToken{}, err
+		return nil, err
 	}
 
 	// Look at the header and issuer before any key or signature work, as
@@ -292,19 +335,19 @@ func (v *Validator) verify(ctx context.Context, authorization string) (verifiedT
 	// from a foreign issuer or with a foreign algorithm costs us nothing.
 	msg, err := jws.Parse(raw, jws.WithCompact())
 	if err != nil || len(msg.Signatures()) != 1 {
-		return verifiedToken{}, reasonMalformed
+		return nil, reasonMalformed
 	}
 	hdr := msg.Signatures()[0].ProtectedHeaders()
 	headerAlg, _ := hdr.Algorithm()
 	alg, ok := allowedAlgorithms[headerAlg.String()]
 	if !ok {
-		return verifiedToken{}, reasonAlgorithm
+		return nil, reasonAlgorithm
 	}
 	kid, _ := hdr.KeyID()
 	if kid == "" {
 		// All three SDKs select the key by kid; a kid-less token would make
 		// us try every key, which is work an attacker chooses for us.
-		return verifiedToken{}, reasonNoKeyID
+		return nil, reasonNoKeyID
 	}
 	// Claims are parsed now but trusted only after the signature check
 	// below, which covers exactly these payload bytes. They must be a JSON
@@ -312,11 +355,11 @@ func (v *Validator) verify(ctx context.Context, authorization string) (verifiedT
 	// signature of ours covers.
 	payload := msg.Payload()
 	if len(payload) == 0 || payload[0] != '{' {
-		return verifiedToken{}, reasonMalformed
+		return nil, reasonMalformed
 	}
 	tok, err := jwt.Parse(payload, jwt.WithVerify(false), jwt.WithValidate(false))
 	if err != nil {
-		return verifiedToken{}, reasonMalformed
+		return nil, reasonMalformed
 	}
 	iss, _ := tok.Issuer()
 
@@ -326,27 +369,32 @@ func (v *Validator) verify(ctx context.Context, authorization string) (verifiedT
 	case v.entra != nil && v.isEntraIssuer(iss):
 		source, keys = SourceEntra, v.entra
 	default:
-		return verifiedToken{}, reasonIssuer
+		return nil, reasonIssuer
 	}
 
 	key, err := keys.lookup(ctx, kid)
 	if err != nil {
-		return verifiedToken{}, err
+		return nil, err
 	}
 	// VerifyCompactFast also refuses crit and b64 headers, which no channel
 	// token carries, and cross-checks the header alg against ours.
 	verified, err := jws.VerifyCompactFast(key.key, raw, alg)
 	if err != nil || !bytes.Equal(verified, payload) {
-		return verifiedToken{}, reasonSignature
+		return nil, reasonSignature
 	}
-	if err := v.checkTimes(tok); err != nil {
-		return verifiedToken{}, err
+	if err := v.checkTimes(tok, payload); err != nil {
+		return nil, err
 	}
 	aud, ok := v.matchAudience(tok)
 	if !ok {
-		return verifiedToken{}, reasonAudience
+		return nil, reasonAudience
 	}
-	return verifiedToken{tok: tok, key: key, identity: Identity{Issuer: iss, AppID: aud, Source: source}}, nil
+	if source == SourceEntra {
+		if err := v.checkCallingApp(tok); err != nil {
+			return nil, err
+		}
+	}
+	return &Verified{v: v, tok: tok, key: key, identity: Identity{Issuer: iss, AppID: aud, Source: source}}, nil
 }
 
 // bearerToken extracts the token from "Bearer <token>". The scheme is
@@ -367,8 +415,14 @@ func bearerToken(authorization string) ([]byte, error) {
 }
 
 // checkTimes requires exp and checks exp and nbf with ClockSkew. Like the
-// SDKs (jsonwebtoken, IdentityModel) it does not judge iat.
-func (v *Validator) checkTimes(tok jwt.Token) error {
+// SDKs (jsonwebtoken, IdentityModel) it does not judge iat's value, but
+// exp, nbf and iat must be JSON numbers (RFC 7519 §2 NumericDate): jwx
+// also reads a string as a time ("1712345678", or an RFC 3339 date), a
+// leniency no issuer of ours needs and a validator must not extend.
+func (v *Validator) checkTimes(tok jwt.Token, payload []byte) error {
+	if !numericTimeClaims(payload) {
+		return reasonTimeNotNumber
+	}
 	err := jwt.Validate(tok,
 		jwt.WithClock(jwt.ClockFunc(v.now)),
 		jwt.WithAcceptableSkew(ClockSkew),
@@ -389,6 +443,67 @@ func (v *Validator) checkTimes(tok jwt.Token) error {
 	default:
 		return reasonClaims
 	}
+}
+
+// timeClaims are the NumericDate claims of RFC 7519 §4.1.
+var timeClaims = map[string]bool{jwt.ExpirationKey: true, jwt.NotBeforeKey: true, jwt.IssuedAtKey: true}
+
+// numericTimeClaims reports whether every exp, nbf and iat member of the
+// claims object is a JSON number. Every occurrence is checked, so that a
+// duplicate key cannot hide a string from whichever occurrence jwx keeps.
+// The payload has already been parsed by jwx, so anything that is not a
+// well-formed object here is refused as well.
+func numericTimeClaims(payload []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		key, ok := t.(string)
+		if err != nil || !ok {
+			return false
+		}
+		if !timeClaims[key] {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return false
+			}
+			continue
+		}
+		// With UseNumber a JSON number, and only a number, decodes to
+		// json.Number; "exp":"123" is a string and null is nil.
+		if v, err := dec.Token(); err != nil {
+			return false
+		} else if _, ok := v.(json.Number); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// checkCallingApp requires an Entra token to be issued to an app on the
+// allow-list (Options.EntraAppIDs). The calling app is appid in v1 tokens
+// and azp in v2 tokens; every one of the two that is present must be
+// allowed, and at least one must be: any app of the tenant can obtain a
+// token for the bot's audience, and only the calling app tells them apart.
+func (v *Validator) checkCallingApp(tok jwt.Token) error {
+	found := false
+	for _, claim := range [...]string{"appid", "azp"} {
+		if !tok.Has(claim) {
+			continue
+		}
+		var app string
+		if err := tok.Get(claim, &app); err != nil || !v.entraApps[strings.ToLower(app)] {
+			return reasonCallingApp
+		}
+		found = true
+	}
+	if !found {
+		return reasonNoCallingApp
+	}
+	return nil
 }
 
 // matchAudience returns the aud value that is one of our accepted

@@ -58,6 +58,10 @@ type Config struct {
 	DefaultServiceURL string `env:"SIDECAR_DEFAULT_SERVICE_URL" usage:"upstream (https URL) for calls that no conversation reference resolves"`
 	// AcceptEntraTokens also accepts inbound tokens from the bot's tenant.
 	AcceptEntraTokens bool `env:"SIDECAR_ACCEPT_ENTRA_TOKENS" envDefault:"false" usage:"also accept inbound tokens issued by the bot's own Entra tenant"`
+	// EntraTokenAppIDs are the apps (client ids, lower-cased GUIDs) whose
+	// Entra tokens are accepted: a token's appid or azp must be one of
+	// them. Empty means the bot's own app id.
+	EntraTokenAppIDs []string `env:"SIDECAR_ENTRA_TOKEN_APP_IDS" envSeparator:"," usage:"with SIDECAR_ACCEPT_ENTRA_TOKENS, the app ids (GUIDs, comma-separated) whose Entra tokens are accepted; default the bot's own app id"`
 
 	// Store is where conversation references are kept. The store package
 	// parses it (store.ParseSpec) and masks a Redis password when printed.

@@ -237,6 +237,12 @@ func TestLoadNormalises(t *testing.T) {
 			want: []string{"smba.example.com", "*.bots.example:8443"},
 		},
 		{
+			name: "entra token app ids are split, trimmed and lower-cased",
+			give: map[string]string{"SIDECAR_ENTRA_TOKEN_APP_IDS": " 7F0E7A9C-1D2B-4C3D-8E4F-0123456789AB ,, 0b5f1c7e-2a3d-4e8f-9a1b-c2d3e4f5a6b7,"},
+			got:  func(c config.Config) any { return c.EntraTokenAppIDs },
+			want: []string{"7f0e7a9c-1d2b-4c3d-8e4f-0123456789ab", "0b5f1c7e-2a3d-4e8f-9a1b-c2d3e4f5a6b7"},
+		},
+		{
 			name: "app type ignores case",
 			give: map[string]string{"MicrosoftAppType": "multitenant"},
 			got:  func(c config.Config) any { return c.AppType },
@@ -449,6 +455,7 @@ func TestVariables(t *testing.T) {
 		{Name: "SIDECAR_TRUSTED_SERVICE_URLS"},
 		{Name: "SIDECAR_DEFAULT_SERVICE_URL"},
 		{Name: "SIDECAR_ACCEPT_ENTRA_TOKENS", Default: "false"},
+		{Name: "SIDECAR_ENTRA_TOKEN_APP_IDS"},
 		{Name: "SIDECAR_STORE", Default: "bolt:./data/references.db"},
 		{Name: "SIDECAR_REFERENCE_CACHE_SIZE", Default: "100000"},
 		{Name: "SIDECAR_REFERENCE_TTL", Default: "365d"},

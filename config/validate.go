@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/botsidecar/sidecar/internal/guid"
 )
 
 // Variable names used by the checks that span several variables.
@@ -63,6 +65,7 @@ func (l *loader) check(c *Config) {
 		}
 	}
 	c.TrustedServiceURLs = trusted
+	c.EntraTokenAppIDs = l.guids("SIDECAR_ENTRA_TOKEN_APP_IDS", c.EntraTokenAppIDs)
 
 	l.positive("SIDECAR_REFERENCE_CACHE_SIZE", c.ReferenceCacheSize > 0)
 	l.positive("SIDECAR_REFERENCE_TTL", c.ReferenceTTL > 0)
@@ -206,6 +209,24 @@ func (l *loader) addr(name, s string) {
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		l.fail(name, "port is not a number from 0 to 65535")
 	}
+}
+
+// guids trims and lower-cases a comma-separated list of GUIDs, dropping
+// empty entries; a bad entry is named by its position in the list.
+func (l *loader) guids(name string, list []string) []string {
+	var out []string
+	for i, s := range list {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if s == "" {
+			continue
+		}
+		if !guid.Is(s) {
+			l.fail(name, "entry "+strconv.Itoa(i+1)+" is not an app id (a GUID like 00000000-0000-0000-0000-000000000000)")
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 func (l *loader) positive(name string, ok bool) {

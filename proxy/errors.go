@@ -40,6 +40,7 @@ const (
 	CodeUpstreamTooLarge    = "UpstreamAnswerTooLarge"
 	CodeBotAnswerTooLarge   = "BotAnswerTooLarge"
 	CodeInternal            = "InternalError"
+	CodeInboundBusy         = "InboundBusy"
 )
 
 // StatusClientClosedRequest is the status logged (and counted) for a call
@@ -67,6 +68,7 @@ const (
 	failMediaType
 	failUpstreamTooLarge
 	failBotAnswerTooLarge
+	failInboundBusy // the inbound body budget stayed spent
 )
 
 var failures = [...]struct {
@@ -87,6 +89,7 @@ var failures = [...]struct {
 	failMediaType:           {http.StatusUnsupportedMediaType, CodeUnsupportedMedia},
 	failUpstreamTooLarge:    {http.StatusBadGateway, CodeUpstreamTooLarge},
 	failBotAnswerTooLarge:   {http.StatusBadGateway, CodeBotAnswerTooLarge},
+	failInboundBusy:         {http.StatusServiceUnavailable, CodeInboundBusy},
 }
 
 // localError is a refusal of the request itself. msg is safe for the

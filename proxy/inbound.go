@@ -5,24 +5,33 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/botsidecar/sidecar/rewrite"
 	"github.com/botsidecar/sidecar/store"
 )
 
-// Authenticator validates the channel's token on an inbound activity.
+// Authenticator validates the channel's token on an inbound activity, in
+// two steps, so that no body is read for a sender without a valid token.
 type Authenticator interface {
-	// Authenticate validates authorization for an activity of channelID
-	// whose original serviceUrl is serviceURL. vouched reports that the
-	// token's signed serviceurl claim named serviceURL.
-	Authenticate(ctx context.Context, authorization, channelID, serviceURL string) (vouched bool, err error)
-	// AuthenticateToken validates the token alone; it tells a valid sender
-	// with a broken body (400) from an invalid sender (401).
-	AuthenticateToken(ctx context.Context, authorization string) error
+	// Verify validates the Authorization header value alone: everything
+	// that does not need the activity (signature, issuer, audience,
+	// lifetime). The handler calls it before it reads the body.
+	Verify(ctx context.Context, authorization string) (VerifiedToken, error)
+}
+
+// VerifiedToken is a token Verify accepted.
+type VerifiedToken interface {
+	// CheckActivity checks the rules that bind the token to an activity of
+	// channelID whose original serviceUrl is serviceURL, without verifying
+	// the signature again. vouched reports that the token's signed
+	// serviceurl claim named serviceURL.
+	CheckActivity(channelID, serviceURL string) (vouched bool, err error)
 }
 
 // Errors an Authenticator wraps, so that the handler can answer the right
@@ -54,6 +63,10 @@ type InboundOptions struct {
 	OutboundURL string
 	// MaxBodyBytes bounds the activity and the bot's answer; required.
 	MaxBodyBytes int64
+	// MaxConcurrentBodies is how many bodies of MaxBodyBytes may be held
+	// at once (smaller bodies count by their size); 0 is
+	// DefaultMaxConcurrentBodies.
+	MaxConcurrentBodies int
 	// BotTimeout bounds the wait for the bot; required. The channel gives
 	// up at about 15 s, and a 504 from us is better than its silence.
 	BotTimeout time.Duration
@@ -67,6 +80,18 @@ type InboundOptions struct {
 	Now func() time.Time
 }
 
+// DefaultMaxConcurrentBodies bounds the memory inbound bodies take to 8 ×
+// SIDECAR_MAX_BODY_BYTES, 64 MiB with the default limit: a quarter of the
+// chart's 256 MiB memory limit, which leaves room for the rewritten copy
+// and the bot's answer. Real activities are a few KiB and count by their
+// Content-Length, so only large or unsized bodies ever wait; and only after
+// their token is verified, so an unauthenticated sender never takes a share.
+const DefaultMaxConcurrentBodies = 8
+
+// maxPooledBuffer is the largest buffer returned to the pool: one large
+// body must not keep its memory for the life of the process.
+const maxPooledBuffer = 256 << 10
+
 // Inbound serves POST /api/messages to the channel: it validates the
 // channel token, captures the conversation reference, and forwards the
 // activity to the bot with serviceUrl pointing at the sidecar.
@@ -74,10 +99,14 @@ type Inbound struct {
 	opts      InboundOptions
 	transport http.RoundTripper
 	log       *zap.Logger
+	bodies    *semaphore.Weighted // bytes of body held at once
 }
 
 // NewInbound checks opts and returns the handler.
 func NewInbound(opts InboundOptions) (*Inbound, error) {
+	if opts.MaxConcurrentBodies == 0 {
+		opts.MaxConcurrentBodies = DefaultMaxConcurrentBodies
+	}
 	switch {
 	case opts.Auth == nil || opts.References == nil || opts.Trust == nil:
 		return nil, errors.New("inbound: authenticator, references and trust list are required")
@@ -85,6 +114,8 @@ func NewInbound(opts InboundOptions) (*Inbound, error) {
 		return nil, errors.New("inbound: bot url and outbound url are required")
 	case opts.MaxBodyBytes <= 0 || opts.BotTimeout <= 0:
 		return nil, errors.New("inbound: max body bytes and bot timeout must be positive")
+	case opts.MaxConcurrentBodies < 0 || int64(opts.MaxConcurrentBodies) > math.MaxInt64/opts.MaxBodyBytes:
+		return nil, errors.New("inbound: max concurrent bodies times max body bytes must be a positive int64")
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
@@ -98,7 +129,10 @@ func NewInbound(opts InboundOptions) (*Inbound, error) {
 		bt.MaxIdleConnsPerHost = 64
 		t = bt
 	}
-	return &Inbound{opts: opts, transport: t, log: opts.Logger}, nil
+	return &Inbound{
+		opts: opts, transport: t, log: opts.Logger,
+		bodies: semaphore.NewWeighted(int64(opts.MaxConcurrentBodies) * opts.MaxBodyBytes),
+	}, nil
 }
 
 // inboundCall is the state of one inbound call, for its log line.
@@ -117,7 +151,7 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := in.serve(w, r, &c, buf); err != nil {
 		c.fail(w, err)
 	}
-	bufPool.Put(buf)
+	putBuffer(buf)
 	in.opts.Metrics.request("inbound", "/api/messages", c.status)
 	logCall(in.log, "inbound activity", &c.outcome, in.opts.Now().Sub(start),
 		zap.String("channel_id", c.channelID),
@@ -136,29 +170,35 @@ func (in *Inbound) serve(w http.ResponseWriter, r *http.Request, c *inboundCall,
 		w.Header().Set("Allow", http.MethodPost)
 		return refuse(failMethodNotAllowed, "the channel endpoint takes POST only")
 	}
+	ctx := r.Context()
+	// The token first, from the header alone: a sender without a valid
+	// one costs no body read and no share of the body budget.
+	token, err := in.opts.Auth.Verify(ctx, r.Header.Get("Authorization"))
+	if err != nil {
+		return &authFailure{err}
+	}
+	release, err := in.holdBody(r)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := readBody(r, buf, in.opts.MaxBodyBytes); err != nil {
 		return err
 	}
 	body := buf.Bytes()
-	ctx := r.Context()
-	authz := r.Header.Get("Authorization")
 
-	f, inspectErr := rewrite.Inspect(body)
-	if inspectErr == nil && f.Type == "" {
-		inspectErr = refuse(failMalformedJSON, "the activity has no type")
+	f, err := rewrite.Inspect(body)
+	if err != nil {
+		return err
 	}
-	if inspectErr != nil {
-		// Only a sender with a valid token learns that its body is bad.
-		if err := in.opts.Auth.AuthenticateToken(ctx, authz); err != nil {
-			return &authFailure{err}
-		}
-		return inspectErr
+	if f.Type == "" {
+		return refuse(failMalformedJSON, "the activity has no type")
 	}
 	c.channelID, c.activityType, c.conversationID = f.ChannelID, f.Type, f.ConversationID
 
 	// The serviceurl claim is checked against the original serviceUrl,
 	// before it is rewritten to the sidecar's.
-	vouched, err := in.opts.Auth.Authenticate(ctx, authz, f.ChannelID, f.ServiceURL)
+	vouched, err := token.CheckActivity(f.ChannelID, f.ServiceURL)
 	if err != nil {
 		return &authFailure{err}
 	}
@@ -211,7 +251,7 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 	c.botStatus = resp.StatusCode
 	rb := bufPool.Get().(*bytes.Buffer)
 	rb.Reset()
-	defer bufPool.Put(rb)
+	defer putBuffer(rb)
 	// Read the whole answer before sending the status, so that a bot that
 	// stalls mid-body still gets the timeout's 504, not a cut response.
 	if _, err := rb.ReadFrom(io.LimitReader(resp.Body, in.opts.MaxBodyBytes)); err != nil {
@@ -228,4 +268,38 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 	_, _ = w.Write(answer)
 	c.status = resp.StatusCode
 	return nil
+}
+
+// holdBody takes r's share of the body budget: its Content-Length, or the
+// whole limit when it has none (chunked). It waits while the budget is
+// spent, for as long as the request lasts, and returns the release.
+func (in *Inbound) holdBody(r *http.Request) (release func(), err error) {
+	n := r.ContentLength
+	switch {
+	case n > in.opts.MaxBodyBytes:
+		return nil, &http.MaxBytesError{Limit: in.opts.MaxBodyBytes}
+	case n == 0 || r.Body == nil || r.Body == http.NoBody:
+		return func() {}, nil
+	case n < 0:
+		n = in.opts.MaxBodyBytes
+	}
+	// The wait is bounded by the bot timeout too: net/http notices a
+	// client that hung up only once the body is read, and the channel
+	// gives up by then anyway; a 503 asks it to retry.
+	ctx, cancel := context.WithTimeout(r.Context(), in.opts.BotTimeout)
+	defer cancel()
+	if err := in.bodies.Acquire(ctx, n); err != nil {
+		if r.Context().Err() != nil {
+			return nil, withCause(r.Context(), err)
+		}
+		return nil, &localError{kind: failInboundBusy, msg: "too many large activities are being received at once; retry later", cause: err}
+	}
+	return func() { in.bodies.Release(n) }, nil
+}
+
+// putBuffer returns buf to the pool unless it grew large.
+func putBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledBuffer {
+		bufPool.Put(buf)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,23 +20,35 @@ import (
 )
 
 // fakeAuth accepts the token "good" (vouching) and "entra" (not vouching).
-type fakeAuth struct{ unavailable bool }
-
-func (f fakeAuth) AuthenticateToken(_ context.Context, authz string) error {
-	_, err := f.Authenticate(context.Background(), authz, "", "")
-	return err
+// It counts the header checks, so that a test can tell they came first.
+type fakeAuth struct {
+	unavailable bool
+	verified    *atomic.Int32 // optional
 }
 
-func (f fakeAuth) Authenticate(_ context.Context, authz, _, _ string) (bool, error) {
+func (f fakeAuth) Verify(_ context.Context, authz string) (VerifiedToken, error) {
+	if f.verified != nil {
+		f.verified.Add(1)
+	}
 	switch {
 	case f.unavailable:
-		return false, fmt.Errorf("%w: metadata 503", ErrAuthUnavailable)
+		return nil, fmt.Errorf("%w: metadata 503", ErrAuthUnavailable)
 	case authz == "Bearer good":
-		return true, nil
+		return fakeToken{vouches: true}, nil
 	case authz == "Bearer entra":
-		return false, nil
+		return fakeToken{}, nil
 	}
-	return false, fmt.Errorf("%w: invalid signature", ErrUnauthenticated)
+	return nil, fmt.Errorf("%w: invalid signature", ErrUnauthenticated)
+}
+
+// fakeToken is a verified token; it binds to Teams activities only.
+type fakeToken struct{ vouches bool }
+
+func (t fakeToken) CheckActivity(channelID, _ string) (bool, error) {
+	if channelID != "msteams" {
+		return false, fmt.Errorf("%w: channel not endorsed by signing key", ErrUnauthenticated)
+	}
+	return t.vouches, nil
 }
 
 // failingStore fails every Put, like a full disk.
@@ -178,6 +191,8 @@ func TestInboundRefusals(t *testing.T) {
 		{"bad token and bad body", "Bearer forged", `{"type":`, nil, 401, CodeUnauthorized},
 		{"good token, bad body", "Bearer good", `{"type":`, nil, 400, CodeMalformedJSON},
 		{"good token, no type", "Bearer good", `{"text":"x"}`, nil, 400, CodeMalformedJSON},
+		{"good token, other channel", "Bearer good", strings.Replace(inboundActivity, `"msteams"`, `"slack"`, 1), nil, 401, CodeUnauthorized},
+		{"bad token, too large", "Bearer forged", `{"type":"message","text":"` + strings.Repeat("x", 64<<10) + `"}`, nil, 401, CodeUnauthorized},
 		{"too large", "Bearer good", `{"type":"message","text":"` + strings.Repeat("x", 64<<10) + `"}`, nil, 413, CodeBodyTooLarge},
 		{"store fails", "Bearer good", inboundActivity, func(o *InboundOptions) { o.References = failingStore{} }, 503, CodeStoreUnavailable},
 	}

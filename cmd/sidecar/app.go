@@ -179,7 +179,7 @@ func (a *app) listen(name, addr string, ln net.Listener, h http.Handler) error {
 	// Every listener refuses requests with an ambiguous body length
 	// (Content-Length and Transfer-Encoding) before net/http parses them.
 	ln = framing.Listener(ln)
-	a.servers = append(a.servers, &server{name: name, ln: ln, http: &http.Server{
+	srv := &http.Server{
 		Handler:           framing.Handler(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
@@ -187,7 +187,12 @@ func (a *app) listen(name, addr string, ln net.Listener, h http.Handler) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(a.log.Named(name)),
-	}})
+	}
+	if name == "inbound" {
+		ln = inboundListener(ln, inboundMaxConns)
+		hardenInbound(srv)
+	}
+	a.servers = append(a.servers, &server{name: name, ln: ln, http: srv})
 	return nil
 }
 

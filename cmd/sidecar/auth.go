@@ -17,17 +17,23 @@ import (
 // translating its errors into the ones proxy answers by.
 type channelAuth struct{ v *channelauth.Validator }
 
-func (a channelAuth) Authenticate(ctx context.Context, authz, channelID, serviceURL string) (bool, error) {
-	id, err := a.v.Validate(ctx, authz, channelID, serviceURL)
+func (a channelAuth) Verify(ctx context.Context, authz string) (proxy.VerifiedToken, error) {
+	t, err := a.v.VerifyToken(ctx, authz)
+	if err != nil {
+		return nil, authErr(err)
+	}
+	return verifiedToken{t}, nil
+}
+
+// verifiedToken adapts a channelauth.Verified to proxy's VerifiedToken.
+type verifiedToken struct{ t *channelauth.Verified }
+
+func (t verifiedToken) CheckActivity(channelID, serviceURL string) (bool, error) {
+	id, err := t.t.CheckActivity(channelID, serviceURL)
 	if err != nil {
 		return false, authErr(err)
 	}
 	return id.ServiceURLVouched, nil
-}
-
-func (a channelAuth) AuthenticateToken(ctx context.Context, authz string) error {
-	_, err := a.v.ValidateToken(ctx, authz)
-	return authErr(err)
 }
 
 func authErr(err error) error {
@@ -52,6 +58,7 @@ func validatorOptions(cfg config.Config, trusted func(string) bool, client *http
 		AuthorityHost:       cfg.AuthorityHost,
 		TenantID:            cfg.TenantID,
 		IsTrustedServiceURL: trusted,
+		EntraAppIDs:         cfg.EntraTokenAppIDs,
 		HTTPClient:          client,
 		Logger:              logger,
 	}

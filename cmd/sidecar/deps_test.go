@@ -52,12 +52,12 @@ var depRules = map[string]depRule{
 	"cmd/sidecar": {
 		allow: []string{
 			"channelauth", "config", "proxy", "store", "store/backends", "store/redisstore", "tokencache", "internal/fakes", "internal/framing",
-			"github.com/prometheus/client_golang", "github.com/redis/go-redis/v9", "go.uber.org/zap", "golang.org/x/sync",
+			"github.com/prometheus/client_golang", "github.com/redis/go-redis/v9", "go.uber.org/zap", "golang.org/x/net", "golang.org/x/sync",
 		},
 		forbid: map[string]string{module + "/internal/testkit": whyTestkit},
 	},
 	"config": {
-		allow: []string{"store", "github.com/caarlos0/env/v11"},
+		allow: []string{"store", "internal/guid", "github.com/caarlos0/env/v11"},
 		forbid: product(map[string]string{
 			module + "/store/":     "config parses SIDECAR_STORE with the leaf's Spec; the backends are opened by cmd/sidecar",
 			module + "/proxy":      "config is read by cmd/sidecar only, which maps it into each package's options",
@@ -87,7 +87,7 @@ var depRules = map[string]depRule{
 	},
 	"internal/testkit": {},
 	"proxy": {
-		allow: []string{"rewrite", "store", "internal/guid", "github.com/hashicorp/golang-lru/v2", "github.com/prometheus/client_golang", "go.uber.org/zap"},
+		allow: []string{"rewrite", "store", "internal/guid", "github.com/hashicorp/golang-lru/v2", "github.com/prometheus/client_golang", "go.uber.org/zap", "golang.org/x/sync"},
 		forbid: product(map[string]string{
 			module + "/store/":          "proxy sees references through its References interface and the leaf's types; backends are wired by cmd/sidecar",
 			module + "/tokencache":      "proxy declares the TokenSource it needs, so its tests never touch MSAL",

@@ -317,23 +317,25 @@ func (c *Channel) TenantKeyFetches() int {
 	return c.tenantFetches
 }
 
-// TenantToken mints an Entra token of the fake tenant for appID: the v1
-// (sts.windows.net) issuer when v1 is set, else the v2 issuer. Like the
-// real ones it carries no serviceurl claim.
+// TenantToken mints an Entra token of the fake tenant for appID, requested
+// by appID itself: the v1 (sts.windows.net) issuer and an appid claim when
+// v1 is set, else the v2 issuer and an azp claim. Like the real ones it
+// carries no serviceurl claim.
 func (c *Channel) TenantToken(appID string, v1 bool) string {
 	v2Iss, v1Iss := c.TenantIssuers()
-	iss := v2Iss
+	iss, caller := v2Iss, "azp"
 	if v1 {
-		iss = v1Iss
+		iss, caller = v1Iss, "appid"
 	}
 	now := c.now()
 	return c.tenantSigner.Sign(map[string]any{
-		"iss": iss,
-		"aud": appID,
-		"tid": c.tenant,
-		"nbf": now.Unix(),
-		"iat": now.Unix(),
-		"exp": now.Add(time.Hour).Unix(),
+		"iss":  iss,
+		"aud":  appID,
+		caller: appID,
+		"tid":  c.tenant,
+		"nbf":  now.Unix(),
+		"iat":  now.Unix(),
+		"exp":  now.Add(time.Hour).Unix(),
 	})
 }
 

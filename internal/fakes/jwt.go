@@ -70,7 +70,18 @@ func (s *Signer) SignWith(alg string, header map[string]any, claims map[string]a
 	for k, v := range header {
 		h[k] = v
 	}
-	signingInput := encodeSegment(h) + "." + encodeSegment(claims)
+	return s.sign(alg, encodeSegment(h), encodeSegment(claims))
+}
+
+// SignJSON signs claims given as raw JSON with RS256, for claims a map
+// cannot express (duplicate keys, exact number spellings).
+func (s *Signer) SignJSON(claims string) string {
+	h := map[string]any{"alg": "RS256", "typ": "JWT", "kid": s.KID}
+	return s.sign("RS256", encodeSegment(h), base64.RawURLEncoding.EncodeToString([]byte(claims)))
+}
+
+func (s *Signer) sign(alg, header, payload string) string {
+	signingInput := header + "." + payload
 	var hash crypto.Hash
 	var sum []byte
 	switch alg {
