@@ -350,6 +350,43 @@ func TestInvalidate(t *testing.T) {
 	})
 }
 
+// TestInvalidateRateLimited: a connector that answers 401 to every call
+// makes every call Invalidate the token it carried. Only the first forced
+// re-acquisition within forcedRefreshInterval happens; the others keep the
+// current token.
+func TestInvalidateRateLimited(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		clock := testkit.NewClock()
+		acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
+		s := newTestSource(t, clock.Now, acq)
+		mustToken(t, s, "tok-1")
+
+		s.Invalidate("tok-1") // the first 401: a new token
+		mustToken(t, s, "tok-2")
+		for range 100 {
+			// Every call gets a 401 within the interval: no new token.
+			s.Invalidate("tok-2")
+			mustToken(t, s, "tok-2")
+		}
+		clock.Advance(forcedRefreshInterval - time.Millisecond)
+		s.Invalidate("tok-2")
+		mustToken(t, s, "tok-2")
+		synctest.Wait()
+		if n := acq.Calls(); n != 2 {
+			t.Fatalf("acquisitions within %v of a forced one = %d; want 2", forcedRefreshInterval, n)
+		}
+
+		clock.Advance(time.Millisecond) // the interval is over
+		s.Invalidate("tok-2")
+		mustToken(t, s, "tok-3")
+		synctest.Wait()
+		if n := acq.Calls(); n != 3 {
+			t.Errorf("acquisitions = %d; want 3", n)
+		}
+	})
+}
+
 func TestConcurrentInvalidateOneAcquisition(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
