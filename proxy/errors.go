@@ -35,6 +35,7 @@ const (
 	CodeBadConversation     = "BadConversationParameters"
 	CodeClientClosed        = "ClientClosedRequest"
 	CodeInternal            = "InternalError"
+	CodeForbidden           = "Forbidden"
 )
 
 // StatusClientClosedRequest is the status logged (and counted) for a call
@@ -57,6 +58,7 @@ const (
 	failNoReference
 	failUntrustedServiceURL
 	failTeamsCreate // the code comes from the Teams rule that refused the body
+	failForbidden
 )
 
 var failures = [...]struct {
@@ -72,6 +74,7 @@ var failures = [...]struct {
 	failNoReference:         {http.StatusNotFound, CodeNoReference},
 	failUntrustedServiceURL: {http.StatusForbidden, CodeUntrustedServiceURL},
 	failTeamsCreate:         {http.StatusBadRequest, CodeBadConversation},
+	failForbidden:           {http.StatusForbidden, CodeForbidden},
 }
 
 // localError is a refusal of the request itself. msg is safe for the
