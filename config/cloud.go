@@ -36,13 +36,13 @@ func (c *Cloud) UnmarshalText(text []byte) error {
 type Endpoints struct {
 	// AuthorityHost is the Entra login host, without a trailing slash; the
 	// token authority is AuthorityHost/tenant (see Config.Authority).
-	AuthorityHost string `env:"SIDECAR_AUTHORITY_HOST" usage:"Entra login host the outbound token is requested from (scheme and host, no tenant)"`
+	AuthorityHost string `env:"SIDECAR_AUTHORITY_HOST" show:"url" usage:"Entra login host the outbound token is requested from (scheme and host, no tenant)"`
 	// TokenScope is the scope of the outbound token, ending in /.default.
-	TokenScope string `env:"SIDECAR_TOKEN_SCOPE" usage:"scope of the outbound token; a resource without /.default gets it appended, as the SDKs do"`
+	TokenScope string `env:"SIDECAR_TOKEN_SCOPE" show:"url" usage:"scope of the outbound token; a resource without /.default gets it appended, as the SDKs do"`
 	// OpenIDMetadataURL is where the channel's signing keys are found.
-	OpenIDMetadataURL string `env:"SIDECAR_OPENID_METADATA_URL" usage:"OpenID metadata of the channel's token signing keys"`
+	OpenIDMetadataURL string `env:"SIDECAR_OPENID_METADATA_URL" show:"url" usage:"OpenID metadata of the channel's token signing keys"`
 	// ChannelIssuer is the exact iss of a channel token.
-	ChannelIssuer string `env:"SIDECAR_CHANNEL_ISSUER" usage:"issuer a channel token must carry"`
+	ChannelIssuer string `env:"SIDECAR_CHANNEL_ISSUER" show:"url" usage:"issuer a channel token must carry"`
 }
 
 // cloudDefaults is one row of the SIDECAR_CLOUD table.

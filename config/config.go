@@ -42,20 +42,32 @@ type Config struct {
 	Endpoints
 
 	// InboundAddr is the channel-facing listener (POST /api/messages).
-	InboundAddr string `env:"SIDECAR_INBOUND_ADDR" envDefault:":3978" usage:"channel-facing listener, host:port; route POST /api/messages"`
+	InboundAddr string `env:"SIDECAR_INBOUND_ADDR" envDefault:":3978" show:"word" usage:"channel-facing listener, host:port; route POST /api/messages"`
 	// OutboundAddr serves the Bot Connector API to the bot.
-	OutboundAddr string `env:"SIDECAR_OUTBOUND_ADDR" envDefault:"127.0.0.1:3979" usage:"bot-facing Bot Connector API listener, host:port; loopback only by default"`
-	// AdminAddr serves /healthz, /readyz and /metrics.
-	AdminAddr string `env:"SIDECAR_ADMIN_ADDR" envDefault:":9090" usage:"admin listener, host:port: /healthz, /readyz, /metrics, /references/{id}"`
+	// It must be a loopback address unless OutboundNonLoopback is set: it
+	// attaches the bot's token to what anyone who reaches it sends.
+	OutboundAddr string `env:"SIDECAR_OUTBOUND_ADDR" envDefault:"127.0.0.1:3979" show:"word" usage:"bot-facing Bot Connector API listener, host:port; a loopback address unless SIDECAR_OUTBOUND_NON_LOOPBACK_I_UNDERSTAND=true"`
+	// OutboundNonLoopback lets OutboundAddr listen beyond loopback.
+	OutboundNonLoopback bool `env:"SIDECAR_OUTBOUND_NON_LOOPBACK_I_UNDERSTAND" envDefault:"false" usage:"let SIDECAR_OUTBOUND_ADDR listen beyond loopback, where whoever reaches it sends with the bot's token"`
+	// AdminAddr serves /healthz, /readyz, /metrics and /references/{id}.
+	AdminAddr string `env:"SIDECAR_ADMIN_ADDR" envDefault:":9090" show:"word" usage:"admin listener, host:port: /healthz, /readyz, /metrics, /references/{id}"`
+	// AdminReferences says who may read /references/{id}, which holds
+	// user ids, names and tenants: loopback callers, all, or nobody.
+	AdminReferences string `env:"SIDECAR_ADMIN_REFERENCES" envDefault:"loopback" show:"word" usage:"who may GET /references/{id} on the admin listener: loopback (callers on 127.0.0.1 or ::1), all, or off"`
 	// BotURL is where inbound activities are forwarded.
-	BotURL string `env:"SIDECAR_BOT_URL" envDefault:"http://127.0.0.1:3980/api/messages" usage:"where inbound activities go (http or https URL)"`
+	BotURL string `env:"SIDECAR_BOT_URL" envDefault:"http://127.0.0.1:3980/api/messages" show:"url" usage:"where inbound activities go (http or https URL)"`
 	// OutboundURL is the serviceUrl the bot sees; it ends in exactly one "/".
-	OutboundURL string `env:"SIDECAR_OUTBOUND_URL" envDefault:"http://127.0.0.1:3979/" usage:"what the bot sees as serviceUrl (http or https URL)"`
-	// TrustedServiceURLs are extra trusted hosts, trimmed and lower-cased;
-	// the proxy's trust list checks their syntax.
+	OutboundURL string `env:"SIDECAR_OUTBOUND_URL" envDefault:"http://127.0.0.1:3979/" show:"url" usage:"what the bot sees as serviceUrl (http or https URL)"`
+	// TrustedServiceURLs are extra trusted hosts, trimmed and lower-cased.
+	// Load refuses user info, characters outside a host pattern and
+	// wildcards over domains where anyone can rent a name; the proxy's
+	// trust list checks the rest of their syntax.
 	TrustedServiceURLs []string `env:"SIDECAR_TRUSTED_SERVICE_URLS" envSeparator:"," usage:"extra trusted service hosts, comma-separated, host[:port] or *.domain"`
+	// TrustSharedHosts lets TrustedServiceURLs hold a wildcard over a
+	// domain where anyone can rent a name.
+	TrustSharedHosts bool `env:"SIDECAR_TRUST_SHARED_HOSTS_I_UNDERSTAND" envDefault:"false" usage:"let SIDECAR_TRUSTED_SERVICE_URLS hold a wildcard such as *.azurewebsites.net, under which anyone can rent a name and receive the bot's token"`
 	// DefaultServiceURL is the upstream for calls no reference resolves.
-	DefaultServiceURL string `env:"SIDECAR_DEFAULT_SERVICE_URL" usage:"upstream (https URL) for calls that no conversation reference resolves"`
+	DefaultServiceURL string `env:"SIDECAR_DEFAULT_SERVICE_URL" show:"url" usage:"upstream (https URL) for calls that no conversation reference resolves"`
 	// AcceptEntraTokens also accepts inbound tokens from the bot's tenant.
 	AcceptEntraTokens bool `env:"SIDECAR_ACCEPT_ENTRA_TOKENS" envDefault:"false" usage:"also accept inbound tokens issued by the bot's own Entra tenant"`
 	// EntraTokenAppIDs are the apps (client ids, lower-cased GUIDs) whose
@@ -79,9 +91,9 @@ type Config struct {
 	// MaxBodyBytes caps request bodies on both listeners (413 beyond).
 	MaxBodyBytes Size `env:"SIDECAR_MAX_BODY_BYTES" envDefault:"8MiB" usage:"larger request bodies get 413, on both listeners"`
 	// LogLevel is debug, info, warn or error.
-	LogLevel string `env:"SIDECAR_LOG_LEVEL" envDefault:"info" usage:"debug, info, warn or error"`
+	LogLevel string `env:"SIDECAR_LOG_LEVEL" envDefault:"info" show:"word" usage:"debug, info, warn or error"`
 	// LogFormat is json or console.
-	LogFormat string `env:"SIDECAR_LOG_FORMAT" envDefault:"json" usage:"json or console"`
+	LogFormat string `env:"SIDECAR_LOG_FORMAT" envDefault:"json" show:"word" usage:"json or console"`
 }
 
 // Load builds a Config from environ, a variable-to-value map such as
@@ -91,7 +103,8 @@ type Config struct {
 // Windows ends its lines in "\r") and an empty value counts as unset.
 //
 // On any problem Load returns the zero Config and an *Error listing every
-// problem by variable name, never showing a secret. Its result depends on
+// problem by variable name, showing a value only in a form that cannot
+// reveal a secret (see variable.display). Its result depends on
 // environ alone: it reads no files, and although env builds its default
 // options from os.Environ, Options.Environment replaces them unused.
 func Load(environ map[string]string) (Config, error) {
@@ -200,7 +213,13 @@ func (l *loader) fail(name, reason string) {
 	if from := l.from[name]; from != "" {
 		shown = from
 	}
-	l.add(name, Problem{Variable: shown, Value: v.display(l.raw[name]), Reason: reason})
+	p := Problem{Variable: shown, Reason: reason}
+	if raw := l.raw[name]; raw != "" {
+		if p.Value = v.display(raw); p.Value == "" && !v.secret() {
+			p.ValueLength = len(raw)
+		}
+	}
+	l.add(name, p)
 }
 
 // envErrors turns env's aggregate error into problems named by variable.

@@ -12,17 +12,26 @@ type Problem struct {
 	// the environment holds). It is empty for a problem between variables,
 	// whose Reason names them.
 	Variable string
-	// Value is the offending value; empty when it is unset or a secret.
+	// Value is the offending value as it may be shown: a URL with its user
+	// info, query and fragment redacted, a short word or number as given.
+	// It is empty when the value is unset, a secret, or could hold one.
 	Value string
+	// ValueLength is the length of a value that is not shown, so that a
+	// secret pasted into the wrong variable can still be recognised; 0 when
+	// the value is shown, unset, or a secret (whose length is not told).
+	ValueLength int
 	// Reason says what is wrong and, where it helps, what to write instead.
 	Reason string
 }
 
-// Error renders the problem as `VARIABLE="value": reason`.
+// Error renders the problem as `VARIABLE="value": reason`, or with
+// "(N characters, not shown)" in place of a value that is not shown.
 func (p Problem) Error() string {
 	switch {
 	case p.Variable == "":
 		return p.Reason
+	case p.Value == "" && p.ValueLength > 0:
+		return p.Variable + " (" + strconv.Itoa(p.ValueLength) + " characters, not shown): " + p.Reason
 	case p.Value == "":
 		return p.Variable + ": " + p.Reason
 	}

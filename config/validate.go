@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"slices"
@@ -19,7 +20,12 @@ const (
 	varSecretFile    = "SIDECAR_CLIENT_SECRET_FILE"
 	varCertFile      = "SIDECAR_CLIENT_CERT_FILE"
 	varFederatedFile = "AZURE_FEDERATED_TOKEN_FILE"
-	credentialsList  = "MicrosoftAppPassword (or CLIENT_SECRET), SIDECAR_CLIENT_SECRET_FILE, SIDECAR_CLIENT_CERT_FILE or AZURE_FEDERATED_TOKEN_FILE"
+	varOutboundAddr  = "SIDECAR_OUTBOUND_ADDR"
+	varTrusted       = "SIDECAR_TRUSTED_SERVICE_URLS"
+
+	varOutboundNonLoopback = "SIDECAR_OUTBOUND_NON_LOOPBACK_I_UNDERSTAND"
+	varTrustSharedHosts    = "SIDECAR_TRUST_SHARED_HOSTS_I_UNDERSTAND"
+	credentialsList        = "MicrosoftAppPassword (or CLIENT_SECRET), SIDECAR_CLIENT_SECRET_FILE, SIDECAR_CLIENT_CERT_FILE or AZURE_FEDERATED_TOKEN_FILE"
 )
 
 func parseBool(s string) (any, error) {
@@ -46,8 +52,14 @@ func (l *loader) check(c *Config) {
 	l.checkEndpoints(c)
 
 	l.addr("SIDECAR_INBOUND_ADDR", c.InboundAddr)
-	l.addr("SIDECAR_OUTBOUND_ADDR", c.OutboundAddr)
+	if l.addr(varOutboundAddr, c.OutboundAddr) && !c.OutboundNonLoopback && !loopbackAddr(c.OutboundAddr) {
+		l.fail(varOutboundAddr, "listens beyond loopback: the outbound listener has no authentication and sends "+
+			"whatever reaches it with the bot's token, so anyone who can connect acts as the bot. "+
+			"Use 127.0.0.1:3979 (the bot in the same pod or host), or set "+varOutboundNonLoopback+"=true "+
+			"when the bot runs elsewhere and only it can reach this address")
+	}
 	l.addr("SIDECAR_ADMIN_ADDR", c.AdminAddr)
+	c.AdminReferences = l.oneOf("SIDECAR_ADMIN_REFERENCES", c.AdminReferences, "loopback", "all", "off")
 	l.url("SIDECAR_BOT_URL", c.BotURL, urlRule{http: true})
 	if _, ok := l.url("SIDECAR_OUTBOUND_URL", c.OutboundURL, urlRule{http: true, noQuery: true}); ok {
 		// The bot's SDK appends "v3/conversations/…" to serviceUrl; some
@@ -66,6 +78,9 @@ func (l *loader) check(c *Config) {
 	}
 	c.TrustedServiceURLs = trusted
 	c.EntraTokenAppIDs = l.guids("SIDECAR_ENTRA_TOKEN_APP_IDS", c.EntraTokenAppIDs)
+	for i, entry := range trusted {
+		l.trustEntry(i+1, entry, c.TrustSharedHosts)
+	}
 
 	l.positive("SIDECAR_REFERENCE_CACHE_SIZE", c.ReferenceCacheSize > 0)
 	l.positive("SIDECAR_REFERENCE_TTL", c.ReferenceTTL > 0)
@@ -197,17 +212,63 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (l *loader) addr(name, s string) {
+// addr checks a listener address and reports whether it is good.
+func (l *loader) addr(name, s string) bool {
 	if l.failed[name] {
-		return
+		return false
 	}
 	_, port, err := net.SplitHostPort(s)
 	if err != nil {
 		l.fail(name, "not host:port, like :3978 or 127.0.0.1:3979")
-		return
+		return false
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		l.fail(name, "port is not a number from 0 to 65535")
+		return false
+	}
+	return true
+}
+
+// loopbackAddr reports whether a listener on addr accepts loopback
+// connections only. An empty host (":3979") listens on every interface; a
+// host name other than localhost is not resolved here (Load does no I/O) and
+// counts as not loopback.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && host != "" && loopback(host)
+}
+
+// trustEntry checks the n-th SIDECAR_TRUSTED_SERVICE_URLS entry (trimmed,
+// lower-cased). The entry is not echoed unless it passed the syntax check:
+// a secret pasted into the list must not be printed. A wildcard over a
+// domain where anyone can rent a name is refused unless allowShared.
+func (l *loader) trustEntry(n int, entry string, allowShared bool) {
+	hostport := entry
+	if _, rest, ok := strings.Cut(hostport, "://"); ok {
+		hostport = rest
+	}
+	hostport, _, _ = strings.Cut(hostport, "/")
+	if strings.Contains(hostport, "@") {
+		l.add(varTrusted, Problem{Variable: varTrusted, Reason: fmt.Sprintf("entry %d has user info; give host, host:port or *.domain, without credentials", n)})
+		return
+	}
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	if host == "" || strings.Trim(hostport, "abcdefghijklmnopqrstuvwxyz0123456789.-*:[]") != "" {
+		l.add(varTrusted, Problem{Variable: varTrusted, Reason: fmt.Sprintf("entry %d is not host, host:port or *.domain", n)})
+		return
+	}
+	suffix, ok := strings.CutPrefix(host, "*.")
+	if !ok || allowShared {
+		return
+	}
+	if why := sharedWildcard(strings.TrimSuffix(suffix, ".")); why != "" {
+		l.add(varTrusted, Problem{Variable: varTrusted, Reason: fmt.Sprintf(
+			"entry %q would send the bot's token to hosts that strangers control: %s. "+
+				"Trust your connector's own host instead (such as myconnector.%s), or set %s=true",
+			host, why, strings.TrimSuffix(suffix, "."), varTrustSharedHosts)})
 	}
 }
 

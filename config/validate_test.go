@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -80,15 +81,44 @@ func TestLoadBadValue(t *testing.T) {
 			if p.Variable != tt.wantVar || !strings.Contains(p.Reason, tt.wantReason) {
 				t.Errorf("Load(%q) problem = %q; want %s with %q", tt.give, p, tt.wantVar, tt.wantReason)
 			}
-			// The message quotes the value as given, so the user can find it.
+			// The message quotes the value as given, so the user can find
+			// it, unless it could hold a secret: a URL's user info, query and
+			// fragment are redacted, and a value that is not a short word or
+			// a URL is described by its length.
 			if given := strings.TrimSpace(tt.give[tt.wantVar]); given != "" {
-				want := tt.wantVar + `="` + given + `"`
-				if p.Value != given || !strings.Contains(err.Error(), want) {
+				shown, ok := redactedForm[tt.name]
+				if !ok {
+					shown = given
+				}
+				want := tt.wantVar + `="` + shown + `"`
+				if shown == "" {
+					want = fmt.Sprintf("%s (%d characters, not shown)", tt.wantVar, len(given))
+				}
+				if p.Value != shown || !strings.Contains(err.Error(), want) {
 					t.Errorf("Load(%q) error %q does not contain %s", tt.give, err, want)
 				}
 			}
 		})
 	}
+}
+
+// redactedForm is how TestLoadBadValue's cases show their value when it is
+// not shown as given ("" for not at all).
+var redactedForm = map[string]string{
+	"entra token app id not a guid": "", // a list of ids, described by its length
+	"tenant with a slash":           "",
+	"tenant alias with a space":     "",
+	"authority host with user":      "https://[redacted]@login.example",
+	"authority host relative":       "",
+	"authority host query":          "https://login.example?[redacted]",
+	"metadata fragment":             "https://login.botframework.com/v1/x#[redacted]",
+	"issuer without scheme":         "",
+	"bot URL relative":              "",
+	"bot URL user":                  "http://[redacted]@bot/api/messages",
+	"outbound URL query":            "http://sidecar/?[redacted]",
+	"outbound URL no scheme":        "",
+	"accept entra tokens":           "",
+	"body size garbage":             "",
 }
 
 func TestLoadRequired(t *testing.T) {
@@ -154,7 +184,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		}
 	}
 	msg := err.Error()
-	for _, w := range []string{"7 problems", `SIDECAR_MAX_BODY_BYTES="8MB!": not a size like 8MiB`, "SIDECAR_CLIENT_CERT_FILE"} {
+	for _, w := range []string{"7 problems", `SIDECAR_MAX_BODY_BYTES (4 characters, not shown): not a size like 8MiB`, "SIDECAR_CLIENT_CERT_FILE"} {
 		if !strings.Contains(msg, w) {
 			t.Errorf("error %q does not contain %q", msg, w)
 		}

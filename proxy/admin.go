@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"net"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 )
 
@@ -66,11 +68,69 @@ func (a *Admin) readyz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(report)
 }
 
+// ReferenceAccess says who may read /references/{conversationId}. A
+// reference holds user ids, names, aadObjectId and the tenant, while the
+// admin listener listens on every interface for the kubelet's probes and
+// Prometheus, so the references are not served to everyone by default.
+type ReferenceAccess uint8
+
+const (
+	// ReferencesLoopback serves a connection only when it both comes from
+	// and arrives on a loopback address: kubectl port-forward or exec into
+	// the pod. Checking the local address too refuses a proxy in the pod
+	// that forwards outside callers from a loopback address to the pod IP.
+	ReferencesLoopback ReferenceAccess = iota
+	// ReferencesAll serves any caller (SIDECAR_ADMIN_REFERENCES=all).
+	ReferencesAll
+	// ReferencesOff serves nobody (SIDECAR_ADMIN_REFERENCES=off).
+	ReferencesOff
+)
+
+// The refusals of /references say how to reach it instead.
+var (
+	errReferencesNotLoopback = refuse(failForbidden, "/references is served only on loopback connections, because a reference holds user ids and names: "+
+		"use kubectl port-forward to the pod's port 9090 and call localhost, or kubectl exec into the pod, "+
+		"or set SIDECAR_ADMIN_REFERENCES=all to serve it to any caller")
+	errReferencesOff = refuse(failForbidden, "/references is turned off by SIDECAR_ADMIN_REFERENCES=off: "+
+		"read the store with `sidecar references get ID`, or set SIDECAR_ADMIN_REFERENCES=loopback")
+)
+
+// allow returns nil when r may read a reference, else the refusal.
+func (a ReferenceAccess) allow(r *http.Request) error {
+	switch a {
+	case ReferencesAll:
+		return nil
+	case ReferencesLoopback:
+		local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		if local != nil && loopbackHostPort(local.String()) && loopbackHostPort(r.RemoteAddr) {
+			return nil
+		}
+		return errReferencesNotLoopback
+	}
+	return errReferencesOff
+}
+
+// loopbackHostPort reports whether addr ("ip:port") is a loopback IP,
+// IPv4-mapped IPv6 included.
+func loopbackHostPort(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
 // ReferenceHandler serves GET /references/{conversationId}: the stored
-// reference as JSON (it holds no secrets), or 404. It is mounted on the
-// admin listener only, which is not exposed to the channel.
-func ReferenceHandler(refs References) http.Handler {
+// reference as JSON (it holds no secrets, but personal data), or 404, to
+// the callers access allows; others get 403 saying how to reach it. It is
+// mounted on the admin listener only, which is not exposed to the channel.
+func ReferenceHandler(refs References, access ReferenceAccess) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := access.allow(r); err != nil {
+			writeError(w, err)
+			return
+		}
 		id := r.PathValue("conversationId")
 		ref, err := refs.Get(r.Context(), id)
 		switch {

@@ -41,6 +41,7 @@ const (
 	CodeBotAnswerTooLarge   = "BotAnswerTooLarge"
 	CodeInternal            = "InternalError"
 	CodeInboundBusy         = "InboundBusy"
+	CodeForbidden           = "Forbidden"
 )
 
 // StatusClientClosedRequest is the status logged (and counted) for a call
@@ -69,6 +70,7 @@ const (
 	failUpstreamTooLarge
 	failBotAnswerTooLarge
 	failInboundBusy // the inbound body budget stayed spent
+	failForbidden
 )
 
 var failures = [...]struct {
@@ -90,6 +92,7 @@ var failures = [...]struct {
 	failUpstreamTooLarge:    {http.StatusBadGateway, CodeUpstreamTooLarge},
 	failBotAnswerTooLarge:   {http.StatusBadGateway, CodeBotAnswerTooLarge},
 	failInboundBusy:         {http.StatusServiceUnavailable, CodeInboundBusy},
+	failForbidden:           {http.StatusForbidden, CodeForbidden},
 }
 
 // localError is a refusal of the request itself. msg is safe for the

@@ -10,7 +10,9 @@
 // each credential lives in a file of its own that also builds its MSAL
 // client. [New] validates [Options] and builds that client without a request.
 // The Source decides MSAL's instance discovery itself: on for a Microsoft
-// login host, off for any other (a fake Entra, a proxy).
+// login host, off for any other (a fake Entra, a proxy). MSAL's HTTP client
+// (the caller's, or a default one) never follows a redirect: the token
+// request carries the credential.
 //
 // A [Source] has one driver, [Source.Run]. It makes every acquisition: the
 // first token at start-up (retrying with back-off, 1 s doubling to 60 s with
@@ -22,7 +24,8 @@
 // load and a clock comparison; without one it wakes Run and waits for the
 // next published state (or its context). A failure is served to such callers
 // for a second before another request is made, and a token is not served in
-// its last min(30 s, lifetime/4).
+// its last min(30 s, lifetime/4). Invalidate forces at most one new
+// acquisition every 5 s; within that, it leaves the current token in place.
 //
 // [Source.Acquire] makes one acquisition outside all this, for a one-off
 // check such as `sidecar doctor`.

@@ -44,12 +44,9 @@ func newConfidentialClient(opts Options) confidentialClient {
 		options: []confidential.Option{
 			confidential.WithCache(noCache{}),
 			confidential.WithInstanceDiscovery(instanceDiscovery(opts.AuthorityHost)),
+			// New set it to a client that never follows redirects.
+			confidential.WithHTTPClient(opts.HTTPClient),
 		},
-	}
-	if opts.HTTPClient != nil {
-		// Only when set: MSAL would store a nil *http.Client in its
-		// interface and call it.
-		c.options = append(c.options, confidential.WithHTTPClient(opts.HTTPClient))
 	}
 	return c
 }

@@ -18,13 +18,10 @@ type managedIdentity struct{}
 func (managedIdentity) authority(Options) (string, error) { return "managed-identity", nil }
 
 func (managedIdentity) newAcquirer(opts Options) (acquirer, error) {
-	var mopts []managedidentity.ClientOption
-	if opts.HTTPClient != nil {
-		mopts = append(mopts, managedidentity.WithHTTPClient(opts.HTTPClient))
-	}
 	// MSAL picks the managed identity source (IMDS, App Service, ...) from
-	// the environment, at New.
-	client, err := managedidentity.New(managedidentity.UserAssignedClientID(opts.ClientID), mopts...)
+	// the environment, at New. New set the HTTP client to one that never
+	// follows redirects.
+	client, err := managedidentity.New(managedidentity.UserAssignedClientID(opts.ClientID), managedidentity.WithHTTPClient(opts.HTTPClient))
 	if err != nil {
 		return nil, fmt.Errorf("managed identity client: %w", err)
 	}

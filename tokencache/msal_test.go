@@ -11,10 +11,13 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,6 +57,15 @@ func entraOptions(e *fakes.Entra, cred Credential) Options {
 		Credential:    cred,
 		HTTPClient:    e.Client(),
 	}
+}
+
+// realClock returns a fake clock that starts at the real time, for tests
+// whose tokens come from the fake Entra (which issues them on the real
+// clock) and that need to step past forcedRefreshInterval.
+func realClock() *testkit.Clock {
+	c := testkit.NewClock()
+	c.Set(time.Now())
+	return c
 }
 
 // mustNew returns a Source for opts whose Run runs until the test ends.
@@ -242,7 +254,10 @@ func TestMSALAssertionFileReread(t *testing.T) {
 		return a
 	}
 	first := write("system:serviceaccount:bots:one")
-	s := mustNew(t, entraOptions(e, AssertionFile(path)))
+	clock := realClock()
+	opts := entraOptions(e, AssertionFile(path))
+	opts.Now = clock.Now
+	s := mustNew(t, opts)
 	tok := get(t, s)
 
 	second := write("system:serviceaccount:bots:two") // the kubelet rotated it
@@ -255,6 +270,7 @@ func TestMSALAssertionFileReread(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	clock.Advance(forcedRefreshInterval)
 	s.Invalidate(get(t, s))
 	if _, err := s.Token(context.Background()); err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("Token() with an empty assertion file = %v; want an error naming %s", err, path)
@@ -268,7 +284,10 @@ func TestMSALSecretFileRotation(t *testing.T) {
 	if err := os.WriteFile(path, []byte("secret-one\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := mustNew(t, entraOptions(e, ClientSecretFile(path)))
+	clock := realClock()
+	opts := entraOptions(e, ClientSecretFile(path))
+	opts.Now = clock.Now
+	s := mustNew(t, opts)
 	tok := get(t, s)
 
 	e.SetClientSecret("secret-two")
@@ -281,6 +300,7 @@ func TestMSALSecretFileRotation(t *testing.T) {
 	if err := os.WriteFile(path, []byte(" \n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	clock.Advance(forcedRefreshInterval)
 	s.Invalidate(get(t, s))
 	if _, err := s.Token(context.Background()); err == nil || !strings.Contains(err.Error(), "is empty") {
 		t.Errorf("Token() with an empty secret file = %v; want an error saying it is empty", err)
@@ -290,7 +310,10 @@ func TestMSALSecretFileRotation(t *testing.T) {
 func TestMSALInvalidate(t *testing.T) {
 	t.Parallel()
 	e := newEntra(t, fakes.EntraOptions{ClientSecret: testSecret})
-	s := mustNew(t, entraOptions(e, ClientSecret(testSecret)))
+	clock := realClock()
+	opts := entraOptions(e, ClientSecret(testSecret))
+	opts.Now = clock.Now
+	s := mustNew(t, opts)
 
 	stale := get(t, s)
 	s.Invalidate(stale)
@@ -305,6 +328,7 @@ func TestMSALInvalidate(t *testing.T) {
 	}
 
 	// Many requests get a 401 for the same token at once: one new token.
+	clock.Advance(forcedRefreshInterval)
 	var wg sync.WaitGroup
 	for range 30 {
 		wg.Go(func() {
@@ -388,5 +412,90 @@ func TestMSALLogsNoSecrets(t *testing.T) {
 				t.Errorf("log line %q contains a token or the secret", entry.Message)
 			}
 		}
+	}
+}
+
+// TestMSALDoesNotFollowRedirect: an authority that answers the token request
+// with a 307 (or 308) to another host must not get the client secret posted
+// there. The acquisition fails instead, and the other host sees nothing.
+func TestMSALDoesNotFollowRedirect(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			t.Parallel()
+			var stolen atomic.Int32
+			thief := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				stolen.Add(1)
+				http.Error(w, "thanks", http.StatusBadRequest)
+			}))
+			t.Cleanup(thief.Close)
+
+			e := newEntra(t, fakes.EntraOptions{ClientSecret: testSecret})
+			// The authority's token endpoint redirects; everything else
+			// (discovery, metadata) is the fake Entra's. httptest servers
+			// share one certificate, so e's client trusts the thief too.
+			client := e.Client()
+			client.Transport = redirectingTransport{
+				next:     client.Transport,
+				path:     "/" + testTenant + "/oauth2/v2.0/token",
+				status:   status,
+				location: thief.URL + "/steal",
+			}
+			opts := entraOptions(e, ClientSecret(testSecret))
+			opts.HTTPClient = client
+			s, err := New(opts)
+			if err != nil {
+				t.Fatalf("New() = %v", err)
+			}
+			if _, _, err := s.Acquire(context.Background()); !errors.Is(err, ErrNoToken) {
+				t.Errorf("Acquire() with a redirecting authority = %v; want ErrNoToken", err)
+			}
+			if n := stolen.Load(); n != 0 {
+				t.Errorf("the redirect target received %d requests; want 0 (it would hold the client secret)", n)
+			}
+		})
+	}
+}
+
+// redirectingTransport answers POSTs to path with a redirect to location
+// and passes every other request on.
+type redirectingTransport struct {
+	next     http.RoundTripper
+	path     string
+	status   int
+	location string
+}
+
+func (rt redirectingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodPost || r.URL.Path != rt.path {
+		return rt.next.RoundTrip(r)
+	}
+	if r.Body != nil {
+		_ = r.Body.Close()
+	}
+	return &http.Response{
+		StatusCode: rt.status,
+		Status:     http.StatusText(rt.status),
+		Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:  http.Header{"Location": {rt.location}},
+		Body:    http.NoBody,
+		Request: r,
+	}, nil
+}
+
+// TestNoRedirectsWithoutAClient: production passes no HTTP client; the one
+// New builds for MSAL must refuse redirects too, and a caller's client is
+// copied, not changed.
+func TestNoRedirectsWithoutAClient(t *testing.T) {
+	t.Parallel()
+	given := &http.Client{Timeout: time.Minute}
+	for _, c := range []*http.Client{nil, given} {
+		got := noRedirects(c)
+		if got == c || got.CheckRedirect == nil || !errors.Is(got.CheckRedirect(nil, nil), http.ErrUseLastResponse) {
+			t.Errorf("noRedirects(%v) does not refuse redirects on a copy", c)
+		}
+	}
+	if given.CheckRedirect != nil || noRedirects(given).Timeout != time.Minute {
+		t.Error("noRedirects changed the caller's client or lost its settings")
 	}
 }

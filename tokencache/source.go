@@ -49,7 +49,11 @@ type Options struct {
 	Scope string
 	// Credential proves the identity; nil is an error.
 	Credential Credential
-	// HTTPClient is what MSAL uses; nil means MSAL's default.
+	// HTTPClient is what MSAL uses; nil means a client like MSAL's default.
+	// Either way the Source uses a copy that never follows a redirect: the
+	// token request carries the credential (a client secret, an assertion),
+	// and a 307 or 308 from the authority would have it posted again to
+	// whatever host the Location names.
 	HTTPClient *http.Client
 	// Logger receives Run's lines; nil discards them.
 	Logger *zap.Logger
@@ -79,6 +83,12 @@ const (
 	// same token (a managed identity endpoint caches its tokens) from being
 	// asked again and again as the remaining lifetime shrinks.
 	minRefreshInterval = 5 * time.Second
+	// forcedRefreshInterval bounds forced re-acquisitions: after Invalidate
+	// dropped a token, a further Invalidate within it is ignored. A
+	// connector that answers 401 to every call would otherwise cost one
+	// Entra request per call; with it, at most one every 5 s, while callers
+	// keep the current token (and the proxy passes the connector's 401 on).
+	forcedRefreshInterval = 5 * time.Second
 	// failureHold is how long a failed acquisition's error is served to
 	// callers with no token before another request is made: at most about
 	// one request a second reaches Entra with a broken credential.
@@ -109,6 +119,7 @@ type status struct {
 	failedAt time.Time // when err was set
 	failures int       // consecutive failed acquisitions
 	retryAt  time.Time // when Run tries again after err (back-off); zero after a success
+	forcedAt time.Time // when Invalidate last dropped a token; zero if never
 	ready    bool      // a token was acquired at least once
 	stopped  bool      // Run has returned: no acquisition will come
 }
@@ -150,6 +161,7 @@ func New(opts Options) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.HTTPClient = noRedirects(opts.HTTPClient)
 	acq, err := opts.Credential.newAcquirer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("token source for %s: %w", opts.ClientID, err)
@@ -321,25 +333,36 @@ func schedule(value string, exp, now time.Time, refreshBefore time.Duration) *to
 // one. Call it after the connector answered 401 to a request that carried
 // token. If the cache already holds another token (a concurrent 401 for the
 // same token got there first), it does nothing: many 401s for one bad token
-// cause one acquisition.
+// cause one acquisition. Within forcedRefreshInterval of the last token it
+// dropped it does nothing either, so that a connector refusing every token
+// cannot turn each call into a request to Entra.
 //
 // For a managed identity, the next acquisition bypasses MSAL's cache too, but
 // the managed identity endpoint (IMDS, App Service) caches tokens itself and
 // may return the same token; only a confidential client is sure to get a new
 // one.
 func (s *Source) Invalidate(token string) {
-	if t := s.state.Load().tok; t == nil || t.value != token {
-		return // the common late 401: no lock
+	now := s.now()
+	if !s.state.Load().mayDrop(token, now) {
+		return // the common late 401, or one within the interval: no lock
 	}
 	if s.publish(func(st *status) bool {
-		if st.tok == nil || st.tok.value != token {
+		if !st.mayDrop(token, now) {
 			return false
 		}
-		st.tok = nil
+		st.tok, st.forcedAt = nil, now
 		return true
 	}) {
 		s.wakeRun()
 	}
+}
+
+// mayDrop reports whether Invalidate(token) at now drops the cached token.
+func (st *status) mayDrop(token string, now time.Time) bool {
+	if st.tok == nil || st.tok.value != token {
+		return false
+	}
+	return st.forcedAt.IsZero() || !now.Before(st.forcedAt.Add(forcedRefreshInterval))
 }
 
 // Stats are lifetime counts of token acquisitions, for metrics.

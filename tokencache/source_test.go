@@ -182,9 +182,7 @@ func TestRefreshAheadDoesNotMakeCallersWait(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		clock := testkit.NewClock()
-		acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
-		s := newTestSource(t, clock.Now, acq)
-		mustToken(t, s, "tok-1")
+		s, acq := newHoldingSource(t, clock)
 
 		// Past half-life: the next call starts one refresh, which blocks
 		// until released. If any caller waited for it, the bubble would
@@ -213,13 +211,21 @@ func TestRefreshAheadDoesNotMakeCallersWait(t *testing.T) {
 
 var errIdP = errors.New("AADSTS50196: fake outage")
 
-// newFailingSource returns a running Source that holds tok-1 (valid for an
-// hour on clock) and whose acquisitions fail with errIdP from then on.
-func newFailingSource(t *testing.T, clock *testkit.Clock) (*Source, *fakeAcquirer) {
+// newHoldingSource returns a running Source on clock that holds tok-1,
+// valid for an hour, and issues tok-2, tok-3, … from then on.
+func newHoldingSource(t *testing.T, clock *testkit.Clock) (*Source, *fakeAcquirer) {
 	t.Helper()
 	acq := &fakeAcquirer{fn: tokensFor(clock.Now, time.Hour)}
 	s := newTestSource(t, clock.Now, acq)
 	mustToken(t, s, "tok-1")
+	return s, acq
+}
+
+// newFailingSource returns a running Source that holds tok-1 (valid for an
+// hour on clock) and whose acquisitions fail with errIdP from then on.
+func newFailingSource(t *testing.T, clock *testkit.Clock) (*Source, *fakeAcquirer) {
+	t.Helper()
+	s, acq := newHoldingSource(t, clock)
 	acq.set(func(context.Context, int) (string, time.Time, error) { return "", time.Time{}, errIdP })
 	return s, acq
 }
@@ -346,6 +352,41 @@ func TestInvalidate(t *testing.T) {
 		synctest.Wait()
 		if n := acq.Calls(); n != 2 {
 			t.Errorf("acquisitions = %d; want 2", n)
+		}
+	})
+}
+
+// TestInvalidateRateLimited: a connector that answers 401 to every call
+// makes every call Invalidate the token it carried. Only the first forced
+// re-acquisition within forcedRefreshInterval happens; the others keep the
+// current token.
+func TestInvalidateRateLimited(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		clock := testkit.NewClock()
+		s, acq := newHoldingSource(t, clock)
+
+		s.Invalidate("tok-1") // the first 401: a new token
+		mustToken(t, s, "tok-2")
+		for range 100 {
+			// Every call gets a 401 within the interval: no new token.
+			s.Invalidate("tok-2")
+			mustToken(t, s, "tok-2")
+		}
+		clock.Advance(forcedRefreshInterval - time.Millisecond)
+		s.Invalidate("tok-2")
+		mustToken(t, s, "tok-2")
+		synctest.Wait()
+		if n := acq.Calls(); n != 2 {
+			t.Fatalf("acquisitions within %v of a forced one = %d; want 2", forcedRefreshInterval, n)
+		}
+
+		clock.Advance(time.Millisecond) // the interval is over
+		s.Invalidate("tok-2")
+		mustToken(t, s, "tok-3")
+		synctest.Wait()
+		if n := acq.Calls(); n != 3 {
+			t.Errorf("acquisitions = %d; want 3", n)
 		}
 	})
 }

@@ -145,7 +145,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 			return nil
 		}},
 	}, map[string]http.Handler{
-		"GET /references/{conversationId}": proxy.ReferenceHandler(a.store),
+		"GET /references/{conversationId}": proxy.ReferenceHandler(a.store, referenceAccess(cfg.AdminReferences)),
 		"GET /metrics":                     promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(logger.Named("metrics"))}),
 	})
 	for _, s := range []struct {
@@ -232,6 +232,21 @@ func (a *app) addr(name string) string {
 	return ""
 }
 
+// referenceAccess maps SIDECAR_ADMIN_REFERENCES, which Load checked and
+// lower-cased, to who may read /references.
+func referenceAccess(setting string) proxy.ReferenceAccess {
+	switch setting {
+	case "all":
+		return proxy.ReferencesAll
+	case "off":
+		return proxy.ReferencesOff
+	}
+	return proxy.ReferencesLoopback
+}
+
+// tokenOptions maps the identity settings to the token source's options.
+// client is nil in production; the token source then builds MSAL's client
+// itself, and either way one that never follows a redirect.
 func tokenOptions(cfg config.Config, logger *zap.Logger, client *http.Client) tokencache.Options {
 	o := tokencache.Options{
 		AuthorityHost: cfg.AuthorityHost,

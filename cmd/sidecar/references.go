@@ -18,7 +18,9 @@ import (
 const referencesUsage = `usage: sidecar references [--store SPEC] [--app-id ID] list | get ID | delete ID
 
 Reads the reference store directly: a stopped sidecar's bolt file (a
-running one holds its lock; use GET :9090/references/{id} instead), or a
+running one holds its lock; use GET localhost:9090/references/{id} from
+inside the pod or through kubectl port-forward instead: by default the
+admin listener serves references to loopback connections only), or a
 Redis URL. --store defaults to SIDECAR_STORE, --app-id (the Redis key
 namespace) to MicrosoftAppId.`
 

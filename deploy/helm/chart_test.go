@@ -56,6 +56,8 @@ func TestDefaults(t *testing.T) {
 		{"SIDECAR_INBOUND_ADDR", ":3978"},
 		{"SIDECAR_OUTBOUND_ADDR", "127.0.0.1:3979"},
 		{"SIDECAR_ADMIN_ADDR", ":9090"},
+		// /references holds personal data: loopback callers only.
+		{"SIDECAR_ADMIN_REFERENCES", "loopback"},
 		{"SIDECAR_BOT_URL", "http://127.0.0.1:3980/api/messages"},
 	} {
 		if got := envValue(t, sidecar, want.name); got != want.value {
@@ -331,6 +333,7 @@ func TestAllOptions(t *testing.T) {
 			{"SIDECAR_TRUSTED_SERVICE_URLS", "smba.example.com,*.contoso.com"},
 			{"SIDECAR_DEFAULT_SERVICE_URL", "https://smba.infra.gcc.teams.microsoft.com/teams/"},
 			{"SIDECAR_ACCEPT_ENTRA_TOKENS", "true"},
+			{"SIDECAR_ADMIN_REFERENCES", "off"},
 			{"SIDECAR_LOG_LEVEL", "debug"},
 			{"SIDECAR_REFERENCE_TTL", "90d"},
 			{"SIDECAR_BOT_URL", "http://127.0.0.1:8080/messages"},

@@ -101,6 +101,12 @@ func TestRefusedValues(t *testing.T) {
 			want: "appType",
 		},
 		{
+			name: "admin references open to a made-up audience",
+			file: "defaults.yaml",
+			give: map[string]any{"sidecar.adminReferences": "public"},
+			want: "adminReferences",
+		},
+		{
 			name: "unknown store",
 			file: "defaults.yaml",
 			give: map[string]any{"store.type": "etcd"},
