@@ -584,7 +584,7 @@ func checkURL(s string) error {
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute url", s)
+		return errors.New("is not an absolute url") // the value may carry user info: not echoed
 	}
 	return nil
 }

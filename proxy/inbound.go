@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -87,10 +88,6 @@ type InboundOptions struct {
 // Content-Length, so only large or unsized bodies ever wait; and only after
 // their token is verified, so an unauthenticated sender never takes a share.
 const DefaultMaxConcurrentBodies = 8
-
-// maxPooledBuffer is the largest buffer returned to the pool: one large
-// body must not keep its memory for the life of the process.
-const maxPooledBuffer = 256 << 10
 
 // Inbound serves POST /api/messages to the channel: it validates the
 // channel token, captures the conversation reference, and forwards the
@@ -254,8 +251,15 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 	defer putBuffer(rb)
 	// Read the whole answer before sending the status, so that a bot that
 	// stalls mid-body still gets the timeout's 504, not a cut response.
-	if _, err := rb.ReadFrom(io.LimitReader(resp.Body, in.opts.MaxBodyBytes)); err != nil {
+	n, err := rb.ReadFrom(io.LimitReader(resp.Body, in.opts.MaxBodyBytes+1))
+	if err != nil {
 		return botErr(true, err)
+	}
+	if n > in.opts.MaxBodyBytes {
+		// Never the bot's status over cut JSON: the channel would take a
+		// broken invoke response for an answer.
+		return refuse(failBotAnswerTooLarge, "the bot's answer is larger than SIDECAR_MAX_BODY_BYTES ("+
+			strconv.FormatInt(in.opts.MaxBodyBytes, 10)+" bytes); it was not relayed")
 	}
 	answer := rb.Bytes()
 	if replies != nil && resp.StatusCode == http.StatusOK {
@@ -295,11 +299,4 @@ func (in *Inbound) holdBody(r *http.Request) (release func(), err error) {
 		return nil, &localError{kind: failInboundBusy, msg: "too many large activities are being received at once; retry later", cause: err}
 	}
 	return func() { in.bodies.Release(n) }, nil
-}
-
-// putBuffer returns buf to the pool unless it grew large.
-func putBuffer(buf *bytes.Buffer) {
-	if buf.Cap() <= maxPooledBuffer {
-		bufPool.Put(buf)
-	}
 }

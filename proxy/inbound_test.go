@@ -227,6 +227,17 @@ func TestInboundBotFailures(t *testing.T) {
 			t.Errorf("status = %d %s; want 502 %s", resp.StatusCode, body, CodeBotUnreachable)
 		}
 	})
+	t.Run("bot answer too large", func(t *testing.T) {
+		t.Parallel()
+		h := newInboundHarness(t, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"status":200,"body":"`+strings.Repeat("x", 70<<10)+`"}`)
+		}, nil)
+		resp, body := h.post("Bearer good", inboundActivity, nil)
+		if resp.StatusCode != 502 || errorCode(t, []byte(body)) != CodeBotAnswerTooLarge {
+			t.Errorf("status = %d %.200s; want 502 %s, not the bot's 200 over cut JSON", resp.StatusCode, body, CodeBotAnswerTooLarge)
+		}
+	})
 	t.Run("bot slow", func(t *testing.T) {
 		t.Parallel()
 		release := make(chan struct{})

@@ -100,7 +100,12 @@ func NewOutbound(opts OutboundOptions) (*Outbound, error) {
 	if opts.DefaultServiceURL != "" {
 		u, err := url.Parse(opts.DefaultServiceURL)
 		if err != nil || !opts.Trust.Trusted(u) {
-			return nil, fmt.Errorf("SIDECAR_DEFAULT_SERVICE_URL %q is not https on a trusted host (the built-in connector hosts or SIDECAR_TRUSTED_SERVICE_URLS)", opts.DefaultServiceURL)
+			// Only the host: the value might carry user info.
+			host := ""
+			if u != nil {
+				host = " (host " + strconvQuote(u.Host) + ")"
+			}
+			return nil, fmt.Errorf("SIDECAR_DEFAULT_SERVICE_URL%s is not https on a trusted host (the built-in connector hosts or SIDECAR_TRUSTED_SERVICE_URLS)", host)
 		}
 		defaultURL = u
 	}
@@ -135,7 +140,19 @@ func NewTransport() *http.Transport {
 	return t
 }
 
+// bufPool holds the buffers bodies are read into, on both listeners.
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuffer is the largest buffer returned to the pool: one large
+// body must not keep its memory for the life of the process.
+const maxPooledBuffer = 256 << 10
+
+// putBuffer returns buf to the pool unless it grew large.
+func putBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledBuffer {
+		bufPool.Put(buf)
+	}
+}
 
 func (o *Outbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := o.opts.Now()
@@ -145,7 +162,7 @@ func (o *Outbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := o.serve(w, r, &c, buf); err != nil {
 		c.fail(w, err)
 	}
-	bufPool.Put(buf)
+	putBuffer(buf)
 	route := "unmatched"
 	if c.route != nil {
 		route = c.route.pattern
@@ -241,12 +258,22 @@ func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header
 			// A token the connector rejects (revoked, or the app's
 			// credentials rotated) is replaced once; a second 401 is real.
 			refreshed = true
-			o.opts.Metrics.retry(resp.StatusCode)
-			discard(resp)
 			o.opts.Tokens.Invalidate(token)
-			if token, err = o.opts.Tokens.Token(ctx); err != nil {
+			fresh, err := o.opts.Tokens.Token(ctx)
+			if err != nil {
+				discard(resp)
 				return nil, tokenFailure(o.opts.AppID, true, err)
 			}
+			if fresh == token {
+				// The token source refreshes at most so often (a connector
+				// that answers 401 to everything must not cost an Entra
+				// request per call): a retry with the same token would
+				// only be refused again.
+				return resp, nil
+			}
+			o.opts.Metrics.retry(resp.StatusCode)
+			discard(resp)
+			token = fresh
 			continue
 		}
 		if retryableStatus(resp.StatusCode) {
@@ -295,7 +322,7 @@ func (o *Outbound) respond(w http.ResponseWriter, resp *http.Response, c *call) 
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
-	defer bufPool.Put(buf)
+	defer putBuffer(buf)
 	n, err := buf.ReadFrom(io.LimitReader(resp.Body, o.opts.MaxBodyBytes+1))
 	switch {
 	case err != nil:

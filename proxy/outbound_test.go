@@ -26,6 +26,9 @@ const testAppID = "00000000-0000-0000-0000-00000000b07a"
 
 // fakeTokens hands out numbered tokens; Invalidate moves to the next one.
 type fakeTokens struct {
+	// sticky keeps the same token after Invalidate, as a token source
+	// that rate-limits forced refreshes does.
+	sticky      bool
 	mu          sync.Mutex
 	gen         int
 	calls       int
@@ -55,7 +58,7 @@ func (f *fakeTokens) Invalidate(token string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.invalidated = append(f.invalidated, token)
-	if token == fmt.Sprintf("token-%d", f.gen) {
+	if !f.sticky && token == fmt.Sprintf("token-%d", f.gen) {
 		f.gen++
 	}
 }
@@ -629,5 +632,23 @@ func TestOutboundForwardsThePathSpellingAsSent(t *testing.T) {
 	}
 	if got, want := h.onlyRequest().RawURI, "/amer/v3/conversations/a%3A1/pagedMembers?pageSize=50"; got != want {
 		t.Errorf("upstream request-target = %q; want %q", got, want)
+	}
+}
+
+// When the token source will not replace a refused token yet (it limits
+// forced refreshes), the 401 goes back to the bot at once instead of a
+// retry with the same token.
+func TestOutbound401WithoutAFreshTokenPassesThrough(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.tokens.sticky = true
+	h.putRef("a:1")
+	h.conn.Enqueue(fakes.ConnectorResponse{Status: http.StatusUnauthorized, Body: `{"message":"Authorization has been denied for this request."}`})
+	resp, body := h.do("POST", "/v3/conversations/a:1/activities", `{"type":"message"}`, nil)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "diagnostics") {
+		t.Errorf("status = %d %s; want the connector's 401 with diagnostics", resp.StatusCode, body)
+	}
+	if n := len(h.conn.Requests()); n != 1 {
+		t.Errorf("connector got %d requests; want 1 (no retry with the same token)", n)
 	}
 }

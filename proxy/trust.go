@@ -56,9 +56,10 @@ func NewTrustList(extra []string) (*TrustList, error) {
 			return nil, err
 		}
 	}
-	for _, e := range extra {
+	for i, e := range extra {
 		if err := t.add(e); err != nil {
-			return nil, fmt.Errorf("trusted service url %q: %w", e, err)
+			// By position: an entry pasted wrong may hold user info.
+			return nil, fmt.Errorf("trusted service url entry %d: %w", i+1, err)
 		}
 	}
 	return t, nil
