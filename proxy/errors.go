@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -273,6 +274,12 @@ func writeError(w http.ResponseWriter, err error) (status int, code string) {
 	status, code, msg := classify(err)
 	if status == StatusClientClosedRequest {
 		return status, code
+	}
+	// A dependency that knows when it will be back (the token source
+	// while Entra fails) says so; the channel and SDKs honour it.
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(ra.RetryAfter().Seconds())), 10))
 	}
 	var b errorBody
 	b.Error.Code, b.Error.Message = code, msg

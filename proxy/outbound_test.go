@@ -479,6 +479,25 @@ func TestOutboundTokenUnavailable(t *testing.T) {
 	}
 }
 
+// retryLater is a token source's error that says when to ask again.
+type retryLater struct{ after time.Duration }
+
+func (e retryLater) Error() string             { return "entra is failing" }
+func (e retryLater) RetryAfter() time.Duration { return e.after }
+
+// 503 TokenUnavailable carries the token source's Retry-After, rounded up
+// to whole seconds.
+func TestOutboundTokenUnavailableRetryAfter(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.putRef("c1")
+	h.tokens.err = fmt.Errorf("no token: %w", retryLater{1500 * time.Millisecond})
+	resp, body := h.do("POST", "/v3/conversations/c1/activities", `{}`, nil)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "2" {
+		t.Errorf("status = %d, Retry-After %q, %s; want 503 with Retry-After 2", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+}
+
 func TestOutboundBareForbiddenDiagnostics(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

@@ -176,8 +176,13 @@ func TestMSALEntraOutage(t *testing.T) {
 			t.Errorf("Token() during an outage = %v; want an error with the 503", err)
 		}
 	}
+	// After failureHold a caller gets the last error at once and asks Run
+	// for a fresh attempt, which Entra, back again, answers.
 	clock.Advance(failureHold)
-	get(t, s) // after failureHold a waiting caller gets a fresh attempt
+	testkit.WaitFor(t, 30*time.Second, func() bool {
+		_, err := s.Token(context.Background())
+		return err == nil
+	}, "a token once Entra is back")
 	if n := e.Requests(); n != 2 {
 		t.Errorf("token requests = %d; want 2", n)
 	}

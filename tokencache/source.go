@@ -77,8 +77,11 @@ const (
 	// own default per HTTP call.
 	acquireTimeout = 30 * time.Second
 	// maxExpirySkew: a token is not handed out during its last moments, in
-	// which it could expire on the way to the connector.
-	maxExpirySkew = 30 * time.Second
+	// which it could expire on the way to the connector or disagree with
+	// the connector's clock. Short, because a token in hand is served to
+	// the end of its life while refreshes fail: the refresh at half-life
+	// leaves no other reason to stop serving it early.
+	maxExpirySkew = 5 * time.Second
 	// minRefreshInterval keeps a token endpoint that keeps returning the
 	// same token (a managed identity endpoint caches its tokens) from being
 	// asked again and again as the remaining lifetime shrinks.
@@ -237,7 +240,10 @@ func (s *Source) Token(ctx context.Context) (string, error) {
 }
 
 // wait asks Run for a token and waits for the states it publishes until
-// one has a usable token or an error.
+// one has a usable token or an error. While acquisitions are failing, a
+// caller gets the last error at once, with when to try again, instead of
+// waiting on a retry that may hang as long as the one before (a hung
+// Entra); it also asks Run to retry soon, not after the whole back-off.
 func (s *Source) wait(ctx context.Context) (string, error) {
 	for {
 		st := s.state.Load()
@@ -250,12 +256,15 @@ func (s *Source) wait(ctx context.Context) (string, error) {
 		}
 		// Negative cache: with a broken credential and steady traffic,
 		// every caller would otherwise cause a new request the moment the
-		// last one failed. Answer from the last failure for a moment.
-		if st.err != nil && now.Before(st.failedAt.Add(failureHold)) {
-			return "", st.err
+		// last one failed. Within failureHold the last failure answers; a
+		// caller after it asks Run for one more attempt.
+		if st.err == nil || !now.Before(st.failedAt.Add(failureHold)) {
+			st.wanted.Store(true)
+			s.wakeRun()
 		}
-		st.wanted.Store(true)
-		s.wakeRun()
+		if st.err != nil {
+			return "", &unavailableError{err: st.err, retryIn: retryIn(st, now)}
+		}
 		select {
 		case <-st.done:
 		case <-ctx.Done():
@@ -263,6 +272,31 @@ func (s *Source) wait(ctx context.Context) (string, error) {
 		}
 	}
 }
+
+// retryIn says when a caller that got st's error should try again: when
+// Run's next attempt for a waiting caller is due, and at least failureHold
+// from now (an attempt due or under way takes that long at least).
+func retryIn(st *state, now time.Time) time.Duration {
+	due := st.failedAt.Add(failureHold)
+	if !st.retryAt.IsZero() && st.retryAt.Before(due) {
+		due = st.retryAt
+	}
+	return max(due.Sub(now), failureHold)
+}
+
+// unavailableError is a failed acquisition as a caller gets it: the error,
+// and when to ask again.
+type unavailableError struct {
+	err     error
+	retryIn time.Duration
+}
+
+func (e *unavailableError) Error() string { return e.err.Error() }
+func (e *unavailableError) Unwrap() error { return e.err }
+
+// RetryAfter says how long the caller should wait before asking again;
+// proxies put it in a Retry-After header.
+func (e *unavailableError) RetryAfter() time.Duration { return e.retryIn }
 
 // publish replaces the state with what change makes of its status, unless
 // change says there is nothing to change, and wakes the callers waiting on

@@ -286,9 +286,10 @@ func TestExpiredAndFailingReturnsError(t *testing.T) {
 		clock.Advance(2 * time.Hour)
 		for i := range 5 {
 			if i >= 2 {
-				// Within failureHold a waiting caller gets the last error;
-				// after it, a fresh attempt, even when Run's back-off
-				// (2 to 4 s after the third failure) is not over.
+				// After failureHold a caller still gets the last error at
+				// once, and asks Run for one more attempt, even when
+				// Run's back-off (2 to 4 s after the third failure) is
+				// not over.
 				clock.Advance(failureHold)
 			}
 			// The bubble's virtual deadline turns a caller that Run
@@ -302,10 +303,64 @@ func TestExpiredAndFailingReturnsError(t *testing.T) {
 			if !strings.Contains(err.Error(), "acquire token for "+testApp) {
 				t.Errorf("Token() error = %q; want it to name the client id", err)
 			}
+			synctest.Wait()
+		}
+		// The first caller waited for the first failing attempt; the one
+		// within failureHold caused none; each later one caused one.
+		if n := acq.Calls(); n != 5 {
+			t.Errorf("acquisitions = %d; want 5 (the first token, then one per caller but the one within failureHold)", n)
+		}
+	})
+}
+
+// A hung identity provider does not hang callers once acquisitions are
+// known to fail: they get the last error at once, with a Retry-After, while
+// Run's retry hangs in the background.
+func TestFailingSourceAnswersAtOnceWhileRetryHangs(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		clock := testkit.NewClock()
+		s, acq := newFailingSource(t, clock)
+		clock.Advance(2 * time.Hour)
+		if _, err := s.Token(context.Background()); !errors.Is(err, errIdP) {
+			t.Fatalf("first Token() = %v; want the acquisition error", err)
 		}
 		synctest.Wait()
-		if n := acq.Calls(); n != 5 {
-			t.Errorf("acquisitions = %d; want 5 (one per caller but the one within failureHold)", n)
+		hung := make(chan struct{})
+		acq.set(func(ctx context.Context, _ int) (string, time.Time, error) {
+			close(hung)
+			<-ctx.Done() // Entra accepts the connection and never answers
+			return "", time.Time{}, ctx.Err()
+		})
+		clock.Advance(failureHold)
+		for range 20 {
+			_, err := s.Token(context.Background()) // no deadline: a wait would hang the test
+			var ra interface{ RetryAfter() time.Duration }
+			if !errors.Is(err, errIdP) || !errors.As(err, &ra) || ra.RetryAfter() < failureHold {
+				t.Fatalf("Token() while the retry hangs = %v; want the last error at once, with a Retry-After of at least %v", err, failureHold)
+			}
+		}
+		<-hung // the retry is under way, and hangs
+		if n := acq.Calls(); n != 3 {
+			t.Errorf("acquisitions = %d; want 3 (one retry for all those callers)", n)
+		}
+	})
+}
+
+// A token in hand is served to the end of its life (less a small skew)
+// while no replacement can be had.
+func TestValidTokenServedToItsEndWhileFailing(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		clock := testkit.NewClock()
+		s, _ := newFailingSource(t, clock) // tok-1, valid for an hour
+		clock.Advance(time.Hour - maxExpirySkew - time.Second)
+		mustToken(t, s, "tok-1")
+		synctest.Wait()
+		mustToken(t, s, "tok-1") // the refresh failed; the token is still good
+		clock.Advance(time.Second)
+		if _, err := s.Token(context.Background()); !errors.Is(err, errIdP) {
+			t.Errorf("Token() at expiry less the skew = %v; want the acquisition error", err)
 		}
 	})
 }
@@ -425,12 +480,12 @@ func TestSchedule(t *testing.T) {
 		wantRefresh   time.Duration // after now
 		wantStale     time.Duration // after now
 	}{
-		{"entra hour: half-life", time.Hour, 0, 30 * time.Minute, time.Hour - 30*time.Second},
-		{"entra 90 min", 90 * time.Minute, 0, 45 * time.Minute, 90*time.Minute - 30*time.Second},
-		{"managed identity day", 24 * time.Hour, 0, 12 * time.Hour, 24*time.Hour - 30*time.Second},
-		{"refresh before 5 min", time.Hour, 5 * time.Minute, 55 * time.Minute, time.Hour - 30*time.Second},
-		{"refresh before clamped to half-life", time.Hour, 2 * time.Hour, 30 * time.Minute, time.Hour - 30*time.Second},
-		{"short token keeps proportions", 2 * time.Minute, 0, time.Minute, 2*time.Minute - 30*time.Second},
+		{"entra hour: half-life", time.Hour, 0, 30 * time.Minute, time.Hour - 5*time.Second},
+		{"entra 90 min", 90 * time.Minute, 0, 45 * time.Minute, 90*time.Minute - 5*time.Second},
+		{"managed identity day", 24 * time.Hour, 0, 12 * time.Hour, 24*time.Hour - 5*time.Second},
+		{"refresh before 5 min", time.Hour, 5 * time.Minute, 55 * time.Minute, time.Hour - 5*time.Second},
+		{"refresh before clamped to half-life", time.Hour, 2 * time.Hour, 30 * time.Minute, time.Hour - 5*time.Second},
+		{"short token keeps proportions", 2 * time.Minute, 0, time.Minute, 2*time.Minute - 5*time.Second},
 		{"tiny token: floor, then stale", 4 * time.Second, 0, 3 * time.Second, 3 * time.Second},
 	}
 	for _, tt := range tests {
