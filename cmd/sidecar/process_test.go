@@ -321,13 +321,7 @@ func TestProcessTwoSidecarsShareRedis(t *testing.T) {
 	}
 
 	redis.Stop()
-	hitsBefore := w.botHits.Load()
-	if status := w.postInbound(a, "a:1during-outage"); status != 200 {
-		t.Fatalf("inbound during the Redis outage = %d; want 200 (forwarded, write queued)", status)
-	}
-	if w.botHits.Load() != hitsBefore+1 {
-		t.Error("the activity was not forwarded to the bot during the outage")
-	}
+	w.postForwarded(a, "a:1during-outage", "during the Redis outage")
 	if status, body := sendOutbound(a, "a:1shared"); status != 200 {
 		t.Errorf("send through A during the outage = %d %s; want 200 from the LRU", status, body)
 	}
@@ -425,6 +419,19 @@ func TestProcessSecondSignalExitsAtOnce(t *testing.T) {
 	code, _ := p.signal(syscall.SIGTERM, time.Minute)
 	if code != 1 || !strings.Contains(p.stderr.String(), "second signal: exiting now") {
 		t.Errorf("exit code %d on the second signal; want 1 and the reason on stderr:\n%s", code, e2eTail(p.stderr.String()))
+	}
+}
+
+// postForwarded posts an activity that must be acknowledged and reach the
+// bot although the store is down (its write queued).
+func (w *procWorld) postForwarded(p *sidecarProc, conversationID, when string) {
+	w.t.Helper()
+	hits := w.botHits.Load()
+	if status := w.postInbound(p, conversationID); status != 200 {
+		w.t.Fatalf("inbound %s = %d; want 200 (forwarded, write queued)", when, status)
+	}
+	if w.botHits.Load() != hits+1 {
+		w.t.Errorf("the activity was not forwarded to the bot %s", when)
 	}
 }
 
@@ -595,13 +602,7 @@ func TestProcessStartsWhileRedisDown(t *testing.T) {
 	if body := a.adminGet("/readyz"); !strings.Contains(body, "store: ok, degraded") {
 		t.Errorf("/readyz while Redis is down = %q; want the store degraded (and ready)", body)
 	}
-	hits := w.botHits.Load()
-	if status := w.postInbound(a, "a:1early"); status != 200 {
-		t.Fatalf("inbound while Redis is down = %d; want 200", status)
-	}
-	if w.botHits.Load() != hits+1 {
-		t.Error("the activity was not forwarded to the bot")
-	}
+	w.postForwarded(a, "a:1early", "while Redis is down")
 	if status, body := sendOutbound(a, "a:1early"); status != 200 {
 		t.Errorf("send while Redis is down = %d %s; want 200 from memory", status, body)
 	}

@@ -146,6 +146,13 @@ func (s *sharedStore) has(id string) bool {
 	return err == nil
 }
 
+// settle lets d pass on the bubble's clock and waits for every goroutine
+// of the bubble to block.
+func settle(d time.Duration) {
+	time.Sleep(d)
+	synctest.Wait()
+}
+
 // After an outage, under steady writes, the queue drains within a second
 // and new writes go straight to the backend: no acknowledged write is only
 // in memory a second after the backend is back.
@@ -272,14 +279,12 @@ func TestCachedStartsDegraded(t *testing.T) {
 			t.Errorf("backend writes while starting degraded = %d; want 0 (queued)", n)
 		}
 		runCached(t, c)
-		time.Sleep(10 * time.Second)
-		synctest.Wait()
+		settle(10 * time.Second)
 		if !c.Degraded() {
 			t.Error("Degraded() with the backend still down = false; want true")
 		}
 		backend.set(func(s *sharedStore) { s.down = false })
-		time.Sleep(MaxRetryInterval)
-		synctest.Wait()
+		settle(MaxRetryInterval)
 		if c.Degraded() || !backend.has(ref.ConversationID) {
 			t.Errorf("after recovery Degraded() = %v, stored = %v; want false, true", c.Degraded(), backend.has(ref.ConversationID))
 		}
@@ -294,14 +299,12 @@ func TestCachedProbeNoticesOutage(t *testing.T) {
 		c := newTestCached(t, backend, Options{Size: 10, CallTimeout: time.Second})
 		runCached(t, c)
 		backend.set(func(s *sharedStore) { s.down = true })
-		time.Sleep(DefaultProbeInterval + time.Millisecond)
-		synctest.Wait()
+		settle(DefaultProbeInterval + time.Millisecond)
 		if !c.Degraded() {
 			t.Error("Degraded() a probe interval into the outage = false; want true")
 		}
 		backend.set(func(s *sharedStore) { s.down = false })
-		time.Sleep(MaxRetryInterval)
-		synctest.Wait()
+		settle(MaxRetryInterval)
 		if c.Degraded() {
 			t.Error("Degraded() after the backend answered a probe = true; want false")
 		}
@@ -331,8 +334,7 @@ func TestCachedHealsLostBackend(t *testing.T) {
 		if err := backend.mem.Put(t.Context(), theirs); err != nil { // another replica, after the loss
 			t.Fatal(err)
 		}
-		time.Sleep(DefaultProbeInterval + time.Millisecond)
-		synctest.Wait()
+		settle(DefaultProbeInterval + time.Millisecond)
 		for _, ref := range refs[1:] {
 			if !backend.has(ref.ConversationID) {
 				t.Errorf("%s not written back a probe interval after the backend lost it", ref.ConversationID)
@@ -346,8 +348,7 @@ func TestCachedHealsLostBackend(t *testing.T) {
 		// An unchanged Put writes again: the backend may lack it.
 		before := backend.writes.Load() + backend.restore.Load()
 		backend.wipe(t)
-		time.Sleep(DefaultProbeInterval + time.Millisecond)
-		synctest.Wait()
+		settle(DefaultProbeInterval + time.Millisecond)
 		if err := c.Put(t.Context(), refs[1]); err != nil {
 			t.Fatal(err)
 		}
