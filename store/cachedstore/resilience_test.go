@@ -244,7 +244,6 @@ func TestCachedCallTimeout(t *testing.T) {
 		if !c.Degraded() || c.Pending() != 1 {
 			t.Errorf("Degraded() = %v, Pending() = %d; want true and 1", c.Degraded(), c.Pending())
 		}
-		start = time.Now()
 		if _, err := c.Get(t.Context(), "a:unknown"); !errors.Is(err, store.ErrUnavailable) {
 			t.Errorf("Get(unknown) while degraded = %v; want store.ErrUnavailable", err)
 		}
