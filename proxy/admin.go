@@ -12,6 +12,9 @@ import (
 type ReadinessCheck struct {
 	Name  string
 	Check func() error
+	// Detail, when set, adds a safe note to a met check ("ok, degraded:
+	// …"): a state worth showing that does not make the process unready.
+	Detail func() string
 }
 
 // Admin serves /healthz and /readyz, plus the handlers the caller mounts
@@ -58,6 +61,8 @@ func (a *Admin) readyz(w http.ResponseWriter, _ *http.Request) {
 		if err := c.Check(); err != nil {
 			ready = false
 			report = append(report, c.Name+": "+err.Error()+"\n"...)
+		} else if note := c.detail(); note != "" {
+			report = append(report, c.Name+": ok, "+note+"\n"...)
 		} else {
 			report = append(report, c.Name+": ok\n"...)
 		}
@@ -119,6 +124,13 @@ func loopbackHostPort(addr string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.Unmap().IsLoopback()
+}
+
+func (c ReadinessCheck) detail() string {
+	if c.Detail == nil {
+		return ""
+	}
+	return c.Detail()
 }
 
 // ReferenceHandler serves GET /references/{conversationId}: the stored

@@ -87,6 +87,9 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 	if err := registerTokenMetrics(reg, a.tokens, time.Now); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	if err := registerStoreMetrics(reg, a.store); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	refs := proxy.InstrumentedStore{Store: a.store, Metrics: metrics}
 	trust, err := proxy.NewTrustList(cfg.TrustedServiceURLs)
 	if err != nil {
@@ -137,7 +140,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 			}
 			return nil
 		}},
-		{Name: "store", Check: a.storeReady},
+		{Name: "store", Check: a.storeReady, Detail: a.storeDetail},
 		{Name: "token", Check: func() error {
 			if !a.tokens.Ready() {
 				return errors.New("no token acquired yet; the log says why")
@@ -289,8 +292,27 @@ func (a *app) storeReady() error {
 	return nil
 }
 
+// storeDetail notes a degraded shared store on /readyz without failing
+// it (see storeReady).
+func (a *app) storeDetail() string {
+	d, ok := a.store.(degradable)
+	if !ok || !d.Degraded() {
+		return ""
+	}
+	return fmt.Sprintf("degraded: the reference store does not answer; %d writes queued in memory, reads served from memory", d.Pending())
+}
+
+// degradable is a store that rides out its backend's outages
+// (cachedstore.Cached in front of Redis).
+type degradable interface {
+	Degraded() bool
+	Pending() int
+}
+
 // openStore opens SIDECAR_STORE, namespaced by the app id so that bots can
-// share one Redis.
+// share one Redis. A Redis that does not answer yet does not stop start-up:
+// a pod restarted during an outage starts degraded, as a running one rides
+// the outage out, instead of crash-looping.
 func openStore(ctx context.Context, cfg config.Config, logger *zap.Logger) (store.Store, error) {
 	if cfg.Store.Kind() == store.KindRedis {
 		// go-redis logs some events itself, as plain stderr lines by
@@ -299,11 +321,20 @@ func openStore(ctx context.Context, cfg config.Config, logger *zap.Logger) (stor
 		// them into zap here; the store packages set nothing global.
 		redis.SetLogger(redisstore.DriverLog(logger.Named("redis")))
 	}
+	storeLog := logger.Named("store")
 	s, err := backends.Open(ctx, cfg.Store, backends.Options{
-		CacheSize: cfg.ReferenceCacheSize,
-		TTL:       cfg.ReferenceTTL,
-		Namespace: cfg.AppID,
-		Logger:    logger.Named("store"),
+		CacheSize:        cfg.ReferenceCacheSize,
+		TTL:              cfg.ReferenceTTL,
+		Namespace:        cfg.AppID,
+		Logger:           storeLog,
+		StartUnavailable: true,
+		OnEvict: func(total uint64) {
+			// Once: the metric counts the rest.
+			if total == 1 {
+				storeLog.Warn("memory store full, dropping the least recently used references; their conversations can no longer be reached (see sidecar_reference_store_evictions_total)",
+					zap.Int("size", cfg.ReferenceCacheSize))
+			}
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("SIDECAR_STORE %s: %w", cfg.Store, err)

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/botsidecar/sidecar/store"
 	"github.com/botsidecar/sidecar/tokencache"
 )
 
@@ -34,6 +35,43 @@ func registerTokenMetrics(reg prometheus.Registerer, src *tokencache.Source, now
 		}),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// registerStoreMetrics exposes the state of the reference store, read from
+// it when scraped: whether a shared store is degraded and how many writes
+// wait for it, and how many references memory: dropped to make room. A
+// store without the state has no such metric.
+func registerStoreMetrics(reg prometheus.Registerer, s store.Store) error {
+	var cs []prometheus.Collector
+	if d, ok := s.(degradable); ok {
+		cs = append(cs,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "sidecar_reference_store_degraded",
+				Help: "1 while the shared reference store (Redis) does not answer: writes are queued in memory and reads served from memory; else 0.",
+			}, func() float64 {
+				if d.Degraded() {
+					return 1
+				}
+				return 0
+			}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "sidecar_reference_store_pending_writes",
+				Help: "Reference writes queued in memory for the shared store; a crash loses them.",
+			}, func() float64 { return float64(d.Pending()) }),
+		)
+	}
+	if e, ok := s.(interface{ Evictions() uint64 }); ok {
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sidecar_reference_store_evictions_total",
+			Help: "References the memory: store dropped to make room (SIDECAR_REFERENCE_CACHE_SIZE); their conversations can no longer be reached.",
+		}, func() float64 { return float64(e.Evictions()) }))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/botsidecar/sidecar/internal/fakes"
 	"github.com/botsidecar/sidecar/internal/testkit"
 )
@@ -319,13 +321,7 @@ func TestProcessTwoSidecarsShareRedis(t *testing.T) {
 	}
 
 	redis.Stop()
-	hitsBefore := w.botHits.Load()
-	if status := w.postInbound(a, "a:1during-outage"); status != 200 {
-		t.Fatalf("inbound during the Redis outage = %d; want 200 (forwarded, write queued)", status)
-	}
-	if w.botHits.Load() != hitsBefore+1 {
-		t.Error("the activity was not forwarded to the bot during the outage")
-	}
+	w.postForwarded(a, "a:1during-outage", "during the Redis outage")
 	if status, body := sendOutbound(a, "a:1shared"); status != 200 {
 		t.Errorf("send through A during the outage = %d %s; want 200 from the LRU", status, body)
 	}
@@ -424,4 +420,243 @@ func TestProcessSecondSignalExitsAtOnce(t *testing.T) {
 	if code != 1 || !strings.Contains(p.stderr.String(), "second signal: exiting now") {
 		t.Errorf("exit code %d on the second signal; want 1 and the reason on stderr:\n%s", code, e2eTail(p.stderr.String()))
 	}
+}
+
+// postForwarded posts an activity that must be acknowledged and reach the
+// bot although the store is down (its write queued).
+func (w *procWorld) postForwarded(p *sidecarProc, conversationID, when string) {
+	w.t.Helper()
+	hits := w.botHits.Load()
+	if status := w.postInbound(p, conversationID); status != 200 {
+		w.t.Fatalf("inbound %s = %d; want 200 (forwarded, write queued)", when, status)
+	}
+	if w.botHits.Load() != hits+1 {
+		w.t.Errorf("the activity was not forwarded to the bot %s", when)
+	}
+}
+
+// refKey is the Redis key of a conversation's reference for the test bot.
+func refKey(conversationID string) string {
+	return "botsidecar:" + e2eAppID + ":ref:" + conversationID
+}
+
+// rawRedis is a plain client for checking what the sidecars wrote.
+func rawRedis(t *testing.T, s *testkit.RedisServer) *goredis.Client {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: s.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// inRedis reports whether Redis holds the conversation's reference.
+func inRedis(t *testing.T, c *goredis.Client, conversationID string) bool {
+	t.Helper()
+	n, err := c.Exists(t.Context(), refKey(conversationID)).Result()
+	return err == nil && n == 1
+}
+
+// adminGet returns the body of GET path on the admin listener, or "".
+func (p *sidecarProc) adminGet(path string) string {
+	resp, err := http.Get(p.admin + path)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// load posts activities for new conversations from several workers until
+// stopped, and records which ones the sidecar acknowledged.
+type load struct {
+	acked   sync.Map
+	n       atomic.Int64
+	stopped chan struct{}
+	wg      sync.WaitGroup
+}
+
+func (w *procWorld) startLoad(p *sidecarProc, prefix string, workers int) *load {
+	l := &load{stopped: make(chan struct{})}
+	var seq atomic.Int64
+	for range workers {
+		l.wg.Go(func() {
+			for {
+				select {
+				case <-l.stopped:
+					return
+				default:
+				}
+				id := fmt.Sprintf("a:1%s-%06d", prefix, seq.Add(1))
+				if status := w.postInbound(p, id); status >= 200 && status < 300 {
+					l.acked.Store(id, true)
+					l.n.Add(1)
+				}
+			}
+		})
+	}
+	return l
+}
+
+func (l *load) stop() {
+	close(l.stopped)
+	l.wg.Wait()
+}
+
+// ids returns the acknowledged conversation ids.
+func (l *load) ids() []string {
+	var ids []string
+	l.acked.Range(func(k, _ any) bool { ids = append(ids, k.(string)); return true })
+	return ids
+}
+
+// missingIn counts the acknowledged references Redis lacks.
+func missingIn(t *testing.T, c *goredis.Client, ids []string) int {
+	t.Helper()
+	missing := 0
+	for _, id := range ids {
+		if !inRedis(t, c, id) {
+			missing++
+		}
+	}
+	return missing
+}
+
+// Redis goes away under steady inbound load and comes back empty (a
+// restart without persistence): once it is back, writes reach it at once
+// again, the outage's queue and what Redis lost are written back, and a
+// kill -9 then loses no acknowledged reference.
+func TestProcessRedisOutageUnderLoadLosesNothing(t *testing.T) {
+	t.Parallel()
+	w := newProcWorld(t)
+	srv := testkit.StartRedis(t, testkit.RedisOptions{})
+	rdb := rawRedis(t, srv)
+	a := w.start(map[string]string{"SIDECAR_STORE": srv.URL()})
+	l := w.startLoad(a, "load", 8)
+	testkit.WaitFor(t, time.Minute, func() bool { return l.n.Load() >= 100 }, "activities acknowledged before the outage")
+
+	srv.Stop()
+	during := l.n.Load()
+	testkit.WaitFor(t, time.Minute, func() bool { return l.n.Load() >= during+200 }, "activities acknowledged during the outage")
+	srv.Start()
+
+	// Under the same load, a new activity's reference is in Redis when its
+	// activity is acknowledged: writes go straight to Redis again.
+	probe := 0
+	testkit.WaitFor(t, 30*time.Second, func() bool {
+		probe++
+		id := fmt.Sprintf("a:1direct-%04d", probe)
+		return w.postInbound(a, id) == 200 && inRedis(t, rdb, id)
+	}, "a reference in Redis as its activity is acknowledged, under load after the outage")
+	before := l.ids()
+	testkit.WaitFor(t, 30*time.Second, func() bool { return missingIn(t, rdb, before) == 0 },
+		"every reference acknowledged before and during the outage back in Redis")
+
+	a.kill()
+	l.stop()
+	ids := l.ids()
+	if missing := missingIn(t, rdb, ids); missing > 0 {
+		t.Errorf("%d of %d acknowledged references missing from Redis after kill -9", missing, len(ids))
+	}
+	t.Logf("%d activities acknowledged; all references in Redis after kill -9", len(ids))
+}
+
+// FLUSHALL empties Redis under running replicas: the replica that captured
+// a reference writes it back, and the other resolves it again.
+func TestProcessRedisFlushAllHeals(t *testing.T) {
+	t.Parallel()
+	w := newProcWorld(t)
+	srv := testkit.StartRedis(t, testkit.RedisOptions{})
+	rdb := rawRedis(t, srv)
+	env := map[string]string{"SIDECAR_STORE": srv.URL(), "SIDECAR_TRUSTED_SERVICE_URLS": w.connHost()}
+	a := w.start(env)
+	b := w.start(env)
+	if status := w.postInbound(a, "a:1flushed"); status != 200 {
+		t.Fatalf("inbound to A = %d", status)
+	}
+	if err := rdb.FlushAll(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	last, body := 0, ""
+	testkit.WaitFor(t, 30*time.Second, func() bool {
+		last, body = sendOutbound(b, "a:1flushed")
+		return last == 200
+	}, "B resolving, after FLUSHALL, the conversation A captured")
+	if !inRedis(t, rdb, "a:1flushed") {
+		t.Errorf("the reference is not back in Redis (last send through B: %d %s)", last, body)
+	}
+}
+
+// A sidecar started while Redis is down serves degraded (ready, inbound
+// forwarded, the degraded state on /readyz and in a metric) and heals
+// when Redis comes.
+func TestProcessStartsWhileRedisDown(t *testing.T) {
+	t.Parallel()
+	w := newProcWorld(t)
+	srv := testkit.StartRedis(t, testkit.RedisOptions{})
+	rdb := rawRedis(t, srv)
+	srv.Stop()
+	a := w.start(map[string]string{"SIDECAR_STORE": srv.URL()})
+	testkit.WaitFor(t, 30*time.Second, func() bool {
+		return strings.Contains(a.adminGet("/metrics"), "sidecar_reference_store_degraded 1")
+	}, "sidecar_reference_store_degraded 1")
+	if body := a.adminGet("/readyz"); !strings.Contains(body, "store: ok, degraded") {
+		t.Errorf("/readyz while Redis is down = %q; want the store degraded (and ready)", body)
+	}
+	w.postForwarded(a, "a:1early", "while Redis is down")
+	if status, body := sendOutbound(a, "a:1early"); status != 200 {
+		t.Errorf("send while Redis is down = %d %s; want 200 from memory", status, body)
+	}
+
+	srv.Start()
+	testkit.WaitFor(t, 30*time.Second, func() bool { return inRedis(t, rdb, "a:1early") }, "the queued reference in Redis")
+	testkit.WaitFor(t, 30*time.Second, func() bool {
+		return strings.Contains(a.adminGet("/metrics"), "sidecar_reference_store_degraded 0")
+	}, "sidecar_reference_store_degraded 0")
+	if body := a.adminGet("/readyz"); strings.Contains(body, "degraded") {
+		t.Errorf("/readyz after Redis came = %q; want no longer degraded", body)
+	}
+}
+
+// A hung Redis (SIGSTOP) costs a request the store's call bound, not the
+// client's read timeout: with a read timeout of a minute, inbound is
+// answered, and sends resolve from memory, while Redis stays hung.
+func TestProcessHungRedis(t *testing.T) {
+	t.Parallel()
+	w := newProcWorld(t)
+	srv := testkit.StartRedis(t, testkit.RedisOptions{})
+	rdb := rawRedis(t, srv)
+	env := map[string]string{
+		"SIDECAR_STORE":                srv.URL() + "?read_timeout=60s&write_timeout=60s",
+		"SIDECAR_TRUSTED_SERVICE_URLS": w.connHost(),
+	}
+	a := w.start(env)
+	if status := w.postInbound(a, "a:1before-hang"); status != 200 {
+		t.Fatalf("inbound = %d", status)
+	}
+	srv.Pause()
+	t.Cleanup(srv.Resume) // before the server's own cleanup stops it
+
+	answered := make(chan int, 1)
+	go func() { answered <- w.postInbound(a, "a:1during-hang") }()
+	var status int
+	testkit.WaitFor(t, 30*time.Second, func() bool {
+		select {
+		case status = <-answered:
+			return true
+		default:
+			return false
+		}
+	}, "inbound answered while Redis is hung (its read timeout is a minute)")
+	if status != 200 {
+		t.Errorf("inbound while Redis is hung = %d; want 200 (write queued)", status)
+	}
+	if status, body := sendOutbound(a, "a:1before-hang"); status != 200 {
+		t.Errorf("send while Redis is hung = %d %s; want 200 from memory", status, body)
+	}
+	if status, _ := sendOutbound(a, "a:1never-seen"); status != 503 {
+		t.Errorf("send of an unknown conversation while Redis is hung = %d; want 503", status)
+	}
+
+	srv.Resume()
+	testkit.WaitFor(t, 30*time.Second, func() bool { return inRedis(t, rdb, "a:1during-hang") }, "the queued reference in Redis after the hang")
 }

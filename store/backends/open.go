@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -24,6 +25,16 @@ import (
 // replica stored reaches it within a minute.
 const redisMaxAge = time.Minute
 
+// RedisCallTimeout bounds each Redis call made for a request (and each
+// retry of a queued write): past it, a hung or unreachable Redis costs the
+// call no more, and it takes the degraded path (the write is queued, the
+// read is served from memory or fails with store.ErrUnavailable).
+const RedisCallTimeout = 500 * time.Millisecond
+
+// redisStartPing bounds the check that Redis answers at start, so that a
+// hung Redis delays start-up by no more.
+const redisStartPing = 2 * time.Second
+
 // Options configures Open.
 type Options struct {
 	// CacheSize bounds the references kept in memory (the whole store for
@@ -38,6 +49,14 @@ type Options struct {
 	Logger *zap.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// StartUnavailable opens a Redis store that does not answer yet instead
+	// of failing: it starts degraded (see cachedstore.Cached.Degraded) and
+	// heals when Redis answers. The serving sidecar sets it; tools that
+	// only read the store want the error.
+	StartUnavailable bool
+	// OnEvict is called with the running count when memory: drops a
+	// reference to make room; see memstore.Options.
+	OnEvict func(total uint64)
 }
 
 // Open opens the store that spec names:
@@ -57,7 +76,7 @@ func Open(ctx context.Context, spec store.Spec, opts Options) (store.Store, erro
 	ttl := cmp.Or(opts.TTL, store.DefaultTTL)
 	switch spec.Kind() {
 	case store.KindMemory:
-		return memstore.New(size)
+		return memstore.Open(memstore.Options{Size: size, OnEvict: opts.OnEvict})
 	case store.KindBolt:
 		b, err := boltstore.Open(ctx, boltstore.Options{
 			Path:   spec.Path(),
@@ -70,7 +89,7 @@ func Open(ctx context.Context, spec store.Spec, opts Options) (store.Store, erro
 		}
 		return cachedOr(b, cachedstore.Options{Size: size, Logger: opts.Logger, Durable: true, TTL: ttl, Now: opts.Now})
 	case store.KindRedis:
-		r, err := redisstore.Open(ctx, redisstore.Options{
+		r, err := redisstore.New(redisstore.Options{
 			URL:       spec.Value(),
 			Namespace: opts.Namespace,
 			TTL:       ttl,
@@ -80,8 +99,20 @@ func Open(ctx context.Context, spec store.Spec, opts Options) (store.Store, erro
 		if err != nil {
 			return nil, err
 		}
+		pctx, cancel := context.WithTimeout(ctx, redisStartPing)
+		pingErr := r.Ping(pctx)
+		cancel()
+		if pingErr != nil && !opts.StartUnavailable {
+			_ = r.Close()
+			return nil, fmt.Errorf("open reference store %s: %w", store.RedactURL(spec.Value()), pingErr)
+		}
+		if pingErr != nil && opts.Logger != nil {
+			opts.Logger.Warn("reference store unavailable at start, starting degraded: writes are queued until it answers",
+				zap.Error(pingErr))
+		}
 		return cachedOr(r, cachedstore.Options{
 			Size: size, Logger: opts.Logger, TTL: ttl, MaxAge: redisMaxAge, Now: opts.Now,
+			CallTimeout: RedisCallTimeout, Unavailable: pingErr != nil,
 		})
 	default:
 		return nil, errors.New("no store; use " + store.SpecForms)

@@ -127,3 +127,22 @@ func TestOpenErrors(t *testing.T) {
 		})
 	}
 }
+
+// A serving sidecar starts while Redis is down: the store opens degraded,
+// acknowledges writes by queueing them, and says so.
+func TestOpenRedisStartUnavailable(t *testing.T) {
+	t.Parallel()
+	spec := mustSpec(t, "redis://"+testkit.FreeAddr(t))
+	s, err := backends.Open(t.Context(), spec, backends.Options{Namespace: "app", StartUnavailable: true})
+	if err != nil {
+		t.Fatalf("Open with StartUnavailable = %v; want a degraded store", err)
+	}
+	defer s.Close()
+	d, ok := s.(interface{ Degraded() bool })
+	if !ok || !d.Degraded() {
+		t.Fatalf("store %T does not report itself degraded", s)
+	}
+	if err := s.Put(t.Context(), storetest.SampleRef(1, "tenant")); err != nil {
+		t.Errorf("Put while degraded = %v; want nil (queued)", err)
+	}
+}

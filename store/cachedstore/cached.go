@@ -10,8 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -24,17 +24,46 @@ import (
 const (
 	// DefaultCacheSize is the number of references Cached keeps in memory.
 	DefaultCacheSize = 100_000
-	// DefaultRetryInterval is the first delay before a queued write is retried.
-	DefaultRetryInterval = time.Second
+	// DefaultRetryInterval is the first delay before a queued write is
+	// retried; it doubles up to MaxRetryInterval while the backend stays
+	// down.
+	DefaultRetryInterval = 100 * time.Millisecond
+	// MaxRetryInterval bounds the retry delay, and so how late a recovered
+	// backend is noticed: queued writes reach it within about this long
+	// plus the time it takes to write them.
+	MaxRetryInterval = 500 * time.Millisecond
 	// DefaultMaxPending bounds the writes queued while the backend is down.
 	DefaultMaxPending = 10_000
 	// DefaultRefreshAfter is the longest an unchanged reference goes
 	// without being written again, which keeps its backend TTL fresh.
 	DefaultRefreshAfter = time.Hour
+	// DefaultProbeInterval is how often Run asks a shared backend, while
+	// it works, whether it still answers and still holds what was written
+	// (see Prober).
+	DefaultProbeInterval = 5 * time.Second
 
-	maxRetryInterval  = 30 * time.Second
 	closeFlushTimeout = 2 * time.Second
 )
+
+// Prober is implemented by a shared backend that can lose its data behind
+// this process's back (a Redis restarted empty, replaced or flushed).
+type Prober interface {
+	// Probe returns an error wrapping store.ErrUnavailable when the
+	// backend does not answer, and lost true when it answers but no
+	// longer holds what this process wrote to it.
+	Probe(ctx context.Context) (lost bool, err error)
+}
+
+// Restorer is implemented by a backend that can write a reference only
+// where it holds none: a write-back of what the backend lost must not
+// overwrite a newer write another replica made since.
+type Restorer interface {
+	Restore(ctx context.Context, ref store.Reference) error
+}
+
+// probeID is the conversation a liveness check reads from a backend that
+// is no Prober: no real conversation id is empty-prefixed like it.
+const probeID = "\x00probe"
 
 // Options configures New.
 type Options struct {
@@ -43,13 +72,25 @@ type Options struct {
 	// Logger receives the retry loop's messages; a no-op logger when nil.
 	Logger *zap.Logger
 	// RetryInterval is the first delay before queued writes are retried; it
-	// doubles on each failed attempt up to 30 s. DefaultRetryInterval when zero.
+	// doubles on each failed attempt up to MaxRetryInterval.
+	// DefaultRetryInterval when zero.
 	RetryInterval time.Duration
 	// Durable makes Put return backend failures (a local file: the inbound
 	// activity gets 503 and the channel retries it). Otherwise a write that
 	// fails with store.ErrUnavailable (a shared Redis) is kept in memory, queued
 	// for retry, and Put succeeds, so the activity still reaches the bot.
 	Durable bool
+	// CallTimeout bounds each backend call of a store that is not Durable,
+	// so that a hung backend costs a call at most this long before it
+	// takes the degraded path (Put queues, Get serves memory or fails with
+	// store.ErrUnavailable). Zero means no bound beyond the caller's ctx.
+	CallTimeout time.Duration
+	// ProbeInterval is how often Run probes a backend that is not Durable
+	// while it works (see Prober); DefaultProbeInterval when zero.
+	ProbeInterval time.Duration
+	// Unavailable starts the store degraded: the backend did not answer
+	// when it was opened. Puts queue at once and Run retries.
+	Unavailable bool
 	// TTL is the backend's TTL: a cached reference older than that is not
 	// served. Zero disables the check.
 	TTL time.Duration
@@ -74,36 +115,63 @@ type Options struct {
 // reads of busy conversations in memory, and it skips writing a reference
 // that has not changed since it was last written (see
 // Options.RefreshAfter), so a busy conversation costs no I/O.
+//
+// In front of a shared backend (not Durable) it rides out outages: a
+// write that fails is queued and acknowledged, and Run writes the queue
+// as soon as the backend answers again, while new Puts go straight to the
+// backend. A backend that comes back without the data (see Prober), or a
+// read that misses a reference held in memory, gets the memory's copy
+// written back.
 type Cached struct {
-	backend      store.Store
-	refs         *lru.Cache[string, entry]
-	tenants      *lru.Cache[string, string] // tenant id → newest conversation id
-	durable      bool
-	ttl          time.Duration
-	refreshAfter time.Duration
-	maxAge       time.Duration
-	maxPending   int
-	retry        time.Duration
-	now          func() time.Time
-	logger       *zap.Logger
+	backend       store.Store
+	refs          *lru.Cache[string, entry]
+	tenants       *lru.Cache[string, string] // tenant id → newest conversation id
+	durable       bool
+	ttl           time.Duration
+	refreshAfter  time.Duration
+	maxAge        time.Duration
+	maxPending    int
+	retry         time.Duration
+	callTimeout   time.Duration
+	probeInterval time.Duration
+	now           func() time.Time
+	logger        *zap.Logger
+
+	// gen is the backend's generation: it grows each time the backend is
+	// found to have lost its data, so that entries persisted in an older
+	// generation count as unwritten.
+	gen atomic.Uint64
 
 	// mu orders the LRU updates that race: a queued write, its flush and a
 	// fill from the backend must not replace a newer entry with an older.
-	mu       sync.Mutex
-	pending  map[string]store.Reference // conversation id → latest unwritten reference
-	failing  bool                       // in a failure burst: Puts queue without trying
-	overflow bool                       // the queue was full during this burst
-	wake     chan struct{}
+	// It also keeps one write per conversation in flight (busy), so that a
+	// queued older version never lands after a newer direct one.
+	mu      sync.Mutex
+	pending map[string]queued   // conversation id → latest unwritten reference
+	busy    map[string]struct{} // conversation ids with a backend write in flight
+	failing bool                // the backend is down: Puts queue without trying
+	// rescan is set when the LRU holds unwritten entries that are not
+	// queued: the queue was full, or the backend lost its data.
+	rescan bool
+	wake   chan struct{}
 
 	flushMu sync.Mutex // one flush at a time: Run's and Close's
+}
+
+// queued is a write waiting for the backend. A restore writes only where
+// the backend holds nothing (see Restorer).
+type queued struct {
+	ref     store.Reference
+	restore bool
 }
 
 // entry is a cached reference and what is known of its backend copy.
 type entry struct {
 	ref store.Reference
-	// persisted is false while the backend lacks this version (a queued or
-	// dropped write); such an entry is never skipped on Put nor re-read.
-	persisted bool
+	// gen is the backend generation that holds this version, or 0 while
+	// the backend lacks it (a queued or dropped write); such an entry is
+	// never skipped on Put nor re-read.
+	gen uint64
 	// checked is when the backend last held this version, for MaxAge.
 	checked time.Time
 }
@@ -136,28 +204,30 @@ func New(backend store.Store, opts Options) (*Cached, error) {
 		return nil, fmt.Errorf("cached store tenants: %w", err)
 	}
 	c := &Cached{
-		backend:      backend,
-		refs:         refs,
-		tenants:      tenants,
-		durable:      opts.Durable,
-		ttl:          opts.TTL,
-		refreshAfter: opts.RefreshAfter,
-		maxAge:       opts.MaxAge,
-		maxPending:   opts.MaxPending,
-		retry:        cmp.Or(opts.RetryInterval, DefaultRetryInterval),
-		now:          opts.Now,
-		logger:       opts.Logger,
-		pending:      make(map[string]store.Reference),
-		wake:         make(chan struct{}, 1),
+		backend:       backend,
+		refs:          refs,
+		tenants:       tenants,
+		durable:       opts.Durable,
+		ttl:           opts.TTL,
+		refreshAfter:  opts.RefreshAfter,
+		maxAge:        opts.MaxAge,
+		maxPending:    cmp.Or(opts.MaxPending, DefaultMaxPending),
+		retry:         cmp.Or(opts.RetryInterval, DefaultRetryInterval),
+		callTimeout:   opts.CallTimeout,
+		probeInterval: cmp.Or(opts.ProbeInterval, DefaultProbeInterval),
+		now:           opts.Now,
+		logger:        opts.Logger,
+		pending:       make(map[string]queued),
+		busy:          make(map[string]struct{}),
+		failing:       opts.Unavailable && !opts.Durable,
+		wake:          make(chan struct{}, 1),
 	}
+	c.gen.Store(1)
 	if c.refreshAfter <= 0 {
 		c.refreshAfter = DefaultRefreshAfter
 		if opts.TTL > 0 {
 			c.refreshAfter = min(opts.TTL/100, DefaultRefreshAfter)
 		}
-	}
-	if c.maxPending == 0 {
-		c.maxPending = DefaultMaxPending
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -166,6 +236,23 @@ func New(backend store.Store, opts Options) (*Cached, error) {
 		c.logger = zap.NewNop()
 	}
 	return c, nil
+}
+
+// persisted reports whether the backend holds e's version.
+func (c *Cached) persisted(e entry) bool { return e.gen != 0 && e.gen == c.gen.Load() }
+
+// bound limits a backend call of a shared store to CallTimeout.
+func (c *Cached) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.durable || c.callTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.callTimeout)
+}
+
+// down reports whether err means the backend is down, as opposed to the
+// caller having gone away: a cancelled inbound call says nothing of Redis.
+func down(ctx context.Context, err error) bool {
+	return errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil
 }
 
 // Put implements store.Store. An unchanged reference written less than
@@ -179,73 +266,100 @@ func (c *Cached) Put(ctx context.Context, ref store.Reference) error {
 		ref.UpdatedAt = now
 	}
 	id := ref.ConversationID
-	if e, ok := c.refs.Get(id); ok && e.persisted && e.ref.SameAs(ref) &&
+	if e, ok := c.refs.Get(id); ok && c.persisted(e) && e.ref.SameAs(ref) &&
 		ref.UpdatedAt.Sub(e.ref.UpdatedAt) < c.refreshAfter {
 		c.noteTenant(ref)
 		return nil
 	}
-	if !c.durable && c.queueIfFailing(ref) {
-		return nil
-	}
-	err := c.backend.Put(ctx, ref)
-	switch {
-	case err == nil:
-		c.mu.Lock()
-		// A write queued meanwhile is newer than this one.
-		if _, queued := c.pending[id]; !queued {
-			c.refs.Add(id, entry{ref: ref, persisted: true, checked: now})
+	if c.durable {
+		if err := c.backend.Put(ctx, ref); err != nil {
+			return err
 		}
-		c.mu.Unlock()
+		c.refs.Add(id, entry{ref: ref, gen: c.gen.Load(), checked: now})
 		c.noteTenant(ref)
 		return nil
-	case c.durable || !errors.Is(err, store.ErrUnavailable):
-		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.failing {
-		c.failing = true
-		// Once per burst; the error names no conversation.
-		c.logger.Warn("reference store unavailable, queueing writes for retry", zap.Error(err))
+	_, isQueued := c.pending[id]
+	_, isBusy := c.busy[id]
+	if c.failing || isQueued || isBusy {
+		// Down: each try could cost the inbound activity a timeout. Queued
+		// or in flight: writing now could land before the older write.
+		c.queueLocked(queued{ref: ref})
+		c.mu.Unlock()
+		return nil
 	}
-	c.queueLocked(ref)
+	c.busy[id] = struct{}{}
+	gen := c.gen.Load()
+	c.mu.Unlock()
+
+	bctx, cancel := c.bound(ctx)
+	err := c.backend.Put(bctx, ref)
+	cancel()
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.busy, id)
+	_, isQueued = c.pending[id]
+	switch {
+	case err == nil:
+		if isQueued {
+			c.wakeLocked() // a newer version waited for this write
+		} else {
+			c.refs.Add(id, entry{ref: ref, gen: gen, checked: now})
+		}
+		c.noteTenant(ref)
+		return nil
+	case !down(ctx, err):
+		if isQueued {
+			c.wakeLocked()
+		}
+		return err
+	}
+	c.failLocked(err)
+	c.queueLocked(queued{ref: ref})
 	return nil
 }
 
-// queueIfFailing queues ref without trying the backend while a failure
-// burst lasts: each try could cost the inbound activity a timeout.
-func (c *Cached) queueIfFailing(ref store.Reference) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.failing {
-		return false
+// failLocked enters a failure burst, logging once per burst.
+func (c *Cached) failLocked(err error) {
+	if c.failing {
+		return
 	}
-	c.queueLocked(ref)
-	return true
+	c.failing = true
+	// The error names no conversation.
+	c.logger.Warn("reference store unavailable, queueing writes for retry", zap.Error(err))
+	c.wakeLocked()
 }
 
-func (c *Cached) queueLocked(ref store.Reference) {
-	id := ref.ConversationID
-	// The memory copy serves Gets either way, and, not persisted, it makes
-	// the next Put of this conversation write again.
-	c.refs.Add(id, entry{ref: ref})
-	c.noteTenant(ref)
-	if _, queued := c.pending[id]; !queued && len(c.pending) >= c.maxPending {
-		if !c.overflow {
-			c.overflow = true
+func (c *Cached) wakeLocked() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Cached) queueLocked(q queued) {
+	id := q.ref.ConversationID
+	if !q.restore {
+		// The memory copy serves Gets either way, and, unwritten, it makes
+		// the next Put of this conversation write again.
+		c.refs.Add(id, entry{ref: q.ref})
+		c.noteTenant(q.ref)
+	}
+	if _, ok := c.pending[id]; !ok && len(c.pending) >= c.maxPending {
+		if !c.rescan {
+			c.rescan = true
 			c.logger.Warn("reference write queue full, later writes wait for the store to recover",
 				zap.Int("max_pending", c.maxPending))
 		}
 		return
 	}
-	c.pending[id] = ref
+	c.pending[id] = q
 	if ce := c.logger.Check(zap.DebugLevel, "reference write queued"); ce != nil {
-		ce.Write(zap.String("conversation_id", id))
+		ce.Write(zap.String("conversation_id", id), zap.Bool("restore", q.restore))
 	}
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.wakeLocked()
 }
 
 func (c *Cached) noteTenant(ref store.Reference) {
@@ -255,7 +369,9 @@ func (c *Cached) noteTenant(ref store.Reference) {
 }
 
 // Get implements store.Store. A miss reads the backend; when the backend is
-// unavailable, a cached copy older than MaxAge is still served.
+// unavailable, a cached copy older than MaxAge is still served. When the
+// backend lacks a reference held in memory and not expired, it lost it
+// (restarted empty, flushed): the copy is served and written back.
 func (c *Cached) Get(ctx context.Context, conversationID string) (store.Reference, error) {
 	now := c.now()
 	e, ok := c.refs.Get(conversationID)
@@ -263,30 +379,69 @@ func (c *Cached) Get(ctx context.Context, conversationID string) (store.Referenc
 		c.refs.Remove(conversationID)
 		ok = false
 	}
-	if ok && (!e.persisted || c.maxAge <= 0 || now.Sub(e.checked) < c.maxAge) {
+	if ok && (!c.persisted(e) || c.maxAge <= 0 || now.Sub(e.checked) < c.maxAge) {
 		return e.ref, nil
 	}
 	c.mu.Lock()
-	queued, isQueued := c.pending[conversationID] // the LRU may have evicted it
+	q, isQueued := c.pending[conversationID] // the LRU may have evicted it
+	failing := c.failing
 	c.mu.Unlock()
-	if isQueued {
-		return queued, nil
+	switch {
+	case isQueued && !q.restore:
+		return q.ref, nil
+	case failing && ok:
+		return e.ref, nil
+	case failing:
+		// Known down: answer at once rather than wait out another timeout.
+		return store.Reference{}, fmt.Errorf("get reference: %w: not in memory while the store is down", store.ErrUnavailable)
 	}
-	ref, err := c.backend.Get(ctx, conversationID)
+	bctx, cancel := c.bound(ctx)
+	ref, err := c.backend.Get(bctx, conversationID)
+	cancel()
 	switch {
 	case err == nil:
 		c.fill(ref, now)
 		return ref, nil
+	case errors.Is(err, store.ErrNotFound) && ok && !c.durable:
+		c.restore(e.ref)
+		return e.ref, nil
 	case errors.Is(err, store.ErrNotFound):
-		if ok { // expired or deleted by another replica
+		if ok { // a local file that lacks it: deleted or expired
 			c.refs.Remove(conversationID)
 		}
 		return store.Reference{}, err
-	case ok && errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, store.ErrUnavailable) && !c.durable:
+		if down(ctx, err) {
+			c.mu.Lock()
+			c.failLocked(err)
+			c.mu.Unlock()
+		}
+		if ok {
+			return e.ref, nil
+		}
+		return store.Reference{}, err
+	case errors.Is(err, store.ErrUnavailable) && ok:
 		return e.ref, nil
 	default:
 		return store.Reference{}, err
 	}
+}
+
+// restore queues a write-back of ref, which the backend lacks, unless a
+// newer version is in memory or queued already.
+func (c *Cached) restore(ref store.Reference) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id := ref.ConversationID
+	if cur, ok := c.refs.Peek(id); ok && !sameVersion(cur.ref, ref) {
+		return
+	}
+	if _, ok := c.pending[id]; ok {
+		return
+	}
+	// Unwritten until the restore lands, so the next Put writes too.
+	c.refs.Add(id, entry{ref: ref})
+	c.queueLocked(queued{ref: ref, restore: true})
 }
 
 // fill caches a reference read from the backend unless a newer one was
@@ -294,10 +449,10 @@ func (c *Cached) Get(ctx context.Context, conversationID string) (store.Referenc
 func (c *Cached) fill(ref store.Reference, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cur, ok := c.refs.Peek(ref.ConversationID); ok && (!cur.persisted || cur.ref.UpdatedAt.After(ref.UpdatedAt)) {
+	if cur, ok := c.refs.Peek(ref.ConversationID); ok && (!c.persisted(cur) || cur.ref.UpdatedAt.After(ref.UpdatedAt)) {
 		return
 	}
-	c.refs.Add(ref.ConversationID, entry{ref: ref, persisted: true, checked: now})
+	c.refs.Add(ref.ConversationID, entry{ref: ref, gen: c.gen.Load(), checked: now})
 }
 
 // NewestForTenant implements store.Store. The memory's tenant map knows the
@@ -308,8 +463,18 @@ func (c *Cached) NewestForTenant(ctx context.Context, tenantID string) (store.Re
 			return ref, nil
 		}
 	}
-	ref, err := c.backend.NewestForTenant(ctx, tenantID)
+	if c.Degraded() {
+		return store.Reference{}, fmt.Errorf("get tenant reference: %w: not in memory while the store is down", store.ErrUnavailable)
+	}
+	bctx, cancel := c.bound(ctx)
+	ref, err := c.backend.NewestForTenant(bctx, tenantID)
+	cancel()
 	if err != nil {
+		if !c.durable && down(ctx, err) {
+			c.mu.Lock()
+			c.failLocked(err)
+			c.mu.Unlock()
+		}
 		return store.Reference{}, err
 	}
 	c.fill(ref, c.now())
@@ -341,108 +506,12 @@ func (c *Cached) Pending() int {
 	return len(c.pending)
 }
 
-// Run retries queued writes, and runs the backend's loop when it has one,
-// until ctx is done. Retries start after RetryInterval and back off to 30 s
-// while the backend stays unavailable.
-func (c *Cached) Run(ctx context.Context) error {
-	var (
-		wg         sync.WaitGroup
-		backendErr error
-	)
-	if r, ok := c.backend.(store.Runner); ok {
-		wg.Go(func() { backendErr = r.Run(ctx) })
-	}
-	c.retryLoop(ctx)
-	wg.Wait()
-	return backendErr
-}
-
-func (c *Cached) retryLoop(ctx context.Context) {
-	delay := c.retry
-	t := time.NewTimer(delay)
-	t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.wake:
-		}
-		for c.Pending() > 0 {
-			t.Reset(delay)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
-			if c.flush(ctx) {
-				delay = c.retry
-			} else {
-				delay = min(2*delay, maxRetryInterval)
-			}
-		}
-	}
-}
-
-// flush writes the queued references and reports whether the queue
-// emptied. It stops at the first store.ErrUnavailable: the backend is still down.
-func (c *Cached) flush(ctx context.Context) bool {
-	c.flushMu.Lock()
-	defer c.flushMu.Unlock()
-	c.mu.Lock()
-	batch := maps.Clone(c.pending)
-	c.mu.Unlock()
-	for id, ref := range batch {
-		err := c.backend.Put(ctx, ref)
-		if errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil {
-			return false
-		}
-		c.mu.Lock()
-		// Only the version written leaves the queue; a newer one stays.
-		if cur, ok := c.pending[id]; ok && sameVersion(cur, ref) {
-			delete(c.pending, id)
-			if e, ok := c.refs.Peek(id); ok && err == nil && sameVersion(e.ref, ref) {
-				c.refs.Add(id, entry{ref: ref, persisted: true, checked: c.now()})
-			}
-		}
-		c.mu.Unlock()
-		if err != nil {
-			c.logger.Warn("queued reference write dropped", zap.Error(err))
-		}
-	}
+// Degraded reports whether the backend is known to be down: writes are
+// queued in memory, reads are served from memory only.
+func (c *Cached) Degraded() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.pending) > 0 {
-		return false
-	}
-	if c.overflow {
-		// Writes refused while the queue was full live on, unpersisted, in
-		// the LRU (unless evicted since); queue them now there is room.
-		c.overflow = false
-		for _, id := range c.refs.Keys() {
-			e, ok := c.refs.Peek(id)
-			if !ok || e.persisted {
-				continue
-			}
-			if len(c.pending) >= c.maxPending {
-				c.overflow = true // more next round
-				break
-			}
-			c.pending[id] = e.ref
-		}
-		if len(c.pending) > 0 {
-			return false
-		}
-	}
-	if c.failing {
-		c.failing = false
-		c.logger.Info("reference store available again, queued writes stored")
-	}
-	return true
-}
-
-func sameVersion(a, b store.Reference) bool {
-	return a.SameAs(b) && a.UpdatedAt.Equal(b.UpdatedAt)
+	return c.failing
 }
 
 // Close implements store.Store. It makes one short last attempt at queued writes,
@@ -452,7 +521,7 @@ func (c *Cached) Close() error {
 	if c.Pending() > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
 		defer cancel()
-		if !c.flush(ctx) {
+		if !c.flush(ctx) || c.Pending() > 0 {
 			flushErr = fmt.Errorf("close reference store: %d queued writes not stored: %w", c.Pending(), store.ErrUnavailable)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
@@ -16,7 +17,9 @@ import (
 // references are dropped when it is full. It suits tests and a single
 // process in development; references do not survive a restart.
 type Memory struct {
-	refs *lru.Cache[string, store.Reference]
+	refs      *lru.Cache[string, store.Reference]
+	evictions atomic.Uint64
+	onEvict   func(total uint64)
 
 	mu     sync.Mutex
 	tenant *lru.Cache[string, string] // tenant id → newest conversation id
@@ -24,11 +27,26 @@ type Memory struct {
 
 var _ store.Store = (*Memory)(nil)
 
+// Options configures Open.
+type Options struct {
+	// Size is the most references kept; it must be positive.
+	Size int
+	// OnEvict, when set, is called with the running count each time a
+	// reference is dropped to make room: a conversation the bot can no
+	// longer reach. It runs inside Put and must be quick.
+	OnEvict func(total uint64)
+}
+
 // New returns a Memory store holding at most maxEntries references.
-func New(maxEntries int) (*Memory, error) {
+func New(maxEntries int) (*Memory, error) { return Open(Options{Size: maxEntries}) }
+
+// Open returns a Memory store as opts says.
+func Open(opts Options) (*Memory, error) {
+	maxEntries := opts.Size
 	if maxEntries <= 0 {
 		return nil, fmt.Errorf("memory store size %d: must be positive", maxEntries)
 	}
+	m := &Memory{onEvict: opts.OnEvict}
 	refs, err := lru.New[string, store.Reference](maxEntries)
 	if err != nil {
 		return nil, fmt.Errorf("memory store: %w", err)
@@ -38,15 +56,25 @@ func New(maxEntries int) (*Memory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("memory store tenants: %w", err)
 	}
-	return &Memory{refs: refs, tenant: tenant}, nil
+	m.refs, m.tenant = refs, tenant
+	return m, nil
 }
+
+// Evictions returns how many references were dropped to make room.
+func (m *Memory) Evictions() uint64 { return m.evictions.Load() }
 
 // Put implements store.Store.
 func (m *Memory) Put(_ context.Context, ref store.Reference) error {
 	if ref.ConversationID == "" {
 		return fmt.Errorf("put reference: empty conversation id")
 	}
-	m.refs.Add(ref.ConversationID, ref)
+	// Add reports an eviction; an eviction callback would count Deletes too.
+	if m.refs.Add(ref.ConversationID, ref) {
+		n := m.evictions.Add(1)
+		if m.onEvict != nil {
+			m.onEvict(n)
+		}
+	}
 	if ref.TenantID != "" {
 		m.mu.Lock()
 		m.tenant.Add(ref.TenantID, ref.ConversationID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/botsidecar/sidecar/store/internal/storetest"
 	"github.com/botsidecar/sidecar/store/memstore"
@@ -56,4 +57,27 @@ func BenchmarkMemoryPerReference(b *testing.B) {
 	heap1, anon1, file1 := storetest.MemUse()
 	runtime.KeepAlive(m)
 	storetest.ReportPerRef(b, heap1-heap0, anon1-anon0, file1-file0)
+}
+
+func TestMemoryCountsEvictions(t *testing.T) {
+	t.Parallel()
+	var calls []uint64
+	m, err := memstore.Open(memstore.Options{Size: 2, OnEvict: func(n uint64) { calls = append(calls, n) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a:1", "a:2", "a:2", "a:3", "a:4"} {
+		if err := m.Put(t.Context(), storetest.RefAt(id, "", time.Now())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Delete(t.Context(), "a:4"); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Evictions(); got != 2 {
+		t.Errorf("Evictions() = %d; want 2 (a Delete is no eviction)", got)
+	}
+	if len(calls) != 2 || calls[0] != 1 || calls[1] != 2 {
+		t.Errorf("OnEvict calls = %v; want [1 2]", calls)
+	}
 }

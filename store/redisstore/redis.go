@@ -6,11 +6,13 @@ package redisstore
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -45,12 +47,22 @@ type Redis struct {
 	prefix string // "botsidecar:<namespace>:"
 	ttl    time.Duration
 	now    func() time.Time
+
+	// marker is this process's own key (see Probe); marked is set once
+	// Probe has written it, so that its absence means lost data.
+	marker string
+	marked atomic.Bool
 }
 
 var (
 	_ store.Store  = (*Redis)(nil)
 	_ store.Lister = (*Redis)(nil)
 )
+
+// markerTTL is how long a process's marker key outlives its last Probe: a
+// process that ended leaves one small key behind for that long. It is far
+// longer than any probe interval, so a live process's marker never expires.
+const markerTTL = time.Hour
 
 // Timeouts applied when the URL sets none. go-redis's own defaults (5 s
 // dial, 3 s reads, 5 dial attempts for each of 4 tries) hold a call to an
@@ -79,6 +91,21 @@ const (
 // percent-encoded (p@ss → p%40ss). Errors and logs show the URL with its
 // password replaced (see store.RedactURL).
 func Open(ctx context.Context, opts Options) (*Redis, error) {
+	r, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Ping(ctx); err != nil {
+		_ = r.client.Close()
+		return nil, fmt.Errorf("open reference store %s: %w", store.RedactURL(opts.URL), err)
+	}
+	return r, nil
+}
+
+// New is Open without the check that the server answers: the client
+// connects on its first call. A sidecar starting while Redis is down uses
+// it to start degraded rather than fail.
+func New(opts Options) (*Redis, error) {
 	shown := store.RedactURL(opts.URL)
 	if err := checkNamespace(opts.Namespace); err != nil {
 		return nil, fmt.Errorf("open reference store %s: %w", shown, err)
@@ -87,20 +114,47 @@ func Open(ctx context.Context, opts Options) (*Redis, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open reference store %s: %w", shown, err)
 	}
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
-		return nil, fmt.Errorf("open reference store %s: %w: %w", shown, store.ErrUnavailable, err)
-	}
+	prefix := "botsidecar:" + opts.Namespace + ":"
 	r := &Redis{
 		client: client,
-		prefix: "botsidecar:" + opts.Namespace + ":",
+		prefix: prefix,
 		ttl:    cmp.Or(opts.TTL, store.DefaultTTL),
 		now:    opts.Now,
+		marker: prefix + "process:" + rand.Text(),
 	}
 	if r.now == nil {
 		r.now = time.Now
 	}
 	return r, nil
+}
+
+// Ping checks that the server answers; its error wraps store.ErrUnavailable.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("ping: %w: %w", store.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Probe checks that the server answers and reports whether it lost the
+// data this process wrote to it: restarted without persistence, replaced
+// by a new instance, or flushed. Each process keeps a key of its own,
+// written by its first Probe and refreshed by every later one; once
+// written, its absence means the data went with it. The key is per
+// process because the first replica to notice a shared marker missing
+// would write it back and hide the loss from the others.
+func (r *Redis) Probe(ctx context.Context) (lost bool, err error) {
+	// SET … GET answers the key's previous value: one round trip both
+	// checks and refreshes it.
+	err = r.client.SetArgs(ctx, r.marker, "1", redis.SetArgs{TTL: markerTTL, Get: true}).Err()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return r.marked.Swap(true), nil
+	case err != nil:
+		return false, fmt.Errorf("probe: %w: %w", store.ErrUnavailable, err)
+	}
+	r.marked.Store(true)
+	return false, nil
 }
 
 // checkNamespace keeps namespaces from overlapping (':' separates key
@@ -124,6 +178,18 @@ func (r *Redis) tenantKey(tenantID string) string    { return r.prefix + "tenant
 // write is not atomic, and a reader may briefly see the new reference with
 // the old pointer. Both expire TTL after ref.UpdatedAt.
 func (r *Redis) Put(ctx context.Context, ref store.Reference) error {
+	return r.write(ctx, ref, false)
+}
+
+// Restore writes ref back unless Redis holds the conversation already,
+// which then holds a newer write (another replica's, since the loss): a
+// process heals what Redis lost without overwriting what it has since.
+// The tenant pointer is restored the same way.
+func (r *Redis) Restore(ctx context.Context, ref store.Reference) error {
+	return r.write(ctx, ref, true)
+}
+
+func (r *Redis) write(ctx context.Context, ref store.Reference, ifAbsent bool) error {
 	if ref.ConversationID == "" {
 		return errors.New("put reference: empty conversation id")
 	}
@@ -142,10 +208,17 @@ func (r *Redis) Put(ctx context.Context, ref store.Reference) error {
 	if err != nil {
 		return fmt.Errorf("put reference: %w", err)
 	}
+	set := func(p redis.Pipeliner, key string, value any) {
+		if ifAbsent {
+			p.SetNX(ctx, key, value, ttl)
+		} else {
+			p.Set(ctx, key, value, ttl)
+		}
+	}
 	_, err = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, r.refKey(ref.ConversationID), value, ttl)
+		set(p, r.refKey(ref.ConversationID), value)
 		if ref.TenantID != "" {
-			p.Set(ctx, r.tenantKey(ref.TenantID), ref.ConversationID, ttl)
+			set(p, r.tenantKey(ref.TenantID), ref.ConversationID)
 		}
 		return nil
 	})
