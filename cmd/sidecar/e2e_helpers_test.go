@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -46,7 +47,7 @@ func e2eDir(t *testing.T) string {
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatalf("node is not on PATH (%v): install Node.js 20 or later, then run `npm ci` in e2e/ (./scripts/test runs it)", err)
 	}
-	for _, pkg := range []string{"botbuilder", "botframework-connector"} {
+	for _, pkg := range []string{"botbuilder", "botframework-connector", "@microsoft/agents-hosting", "@microsoft/agents-hosting-extensions-teams"} {
 		if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
 			t.Fatalf("e2e/node_modules/%s is missing (%v): run `npm ci` in e2e/ (./scripts/test does it)", pkg, err)
 		}
@@ -503,4 +504,101 @@ func (s *e2eStack) onlyRequest() (fakes.ConnectorRequest, error) {
 		uris = append(uris, r.Method+" "+r.RawURI)
 	}
 	return fakes.ConnectorRequest{}, fmt.Errorf("the connector received %d requests; want 1: %v", len(reqs), uris)
+}
+
+// The team and channel the Agents SDK bot's channel messages come from:
+// in Teams both are thread ids, and a message's conversation is a thread
+// of the channel, "<channel id>;messageid=<root message id>".
+const (
+	e2eTeamID    = "19:e2e-Team_0123@thread.tacv2"
+	e2eChannelID = "19:e2e-Channel_4567@thread.tacv2"
+)
+
+// e2eThreadID is the conversation id of the thread rooted at message root
+// in e2eChannelID.
+func e2eThreadID(root string) string { return e2eChannelID + ";messageid=" + root }
+
+// sendChannelMessage plays the channel: a signed Teams message with text
+// in the thread rooted at root, whose channelData names the team and the
+// channel as Teams sends them; it wants the bot's 200. The connector's
+// earlier requests are forgotten first.
+func (s *e2eStack) sendChannelMessage(t *testing.T, root, activityID, text string) string {
+	t.Helper()
+	s.conn.Reset()
+	conv := e2eThreadID(root)
+	activity := e2eTeamsActivity("message", activityID, conv, "channel", s.conn.ServiceURL(), `,"text":`+e2eJSONString(t, text))
+	tenant := `"channelData":{"tenant":{"id":"` + e2eTenant + `"}`
+	withTeam := tenant + `,"team":{"id":"` + e2eTeamID + `","name":"E2E Team"},"channel":{"id":"` + e2eChannelID + `","name":"E2E Channel"}`
+	if !strings.Contains(activity, tenant) {
+		t.Fatalf("e2eTeamsActivity has no %s to extend:\n%s", tenant, activity)
+	}
+	activity = strings.Replace(activity, tenant, withTeam, 1)
+	resp, body := s.postInbound(activity, conv)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("inbound POST = %d %s; want 200", resp.StatusCode, body)
+	}
+	return activity
+}
+
+// e2eSent is one HTTP request the Agents SDK bot made (e2e/agents-bot.js
+// records them at its fetch): Target is the request-target as written on
+// the wire.
+type e2eSent struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Target  string            `json:"target"`
+	Headers map[string]string `json:"headers"`
+}
+
+// botSent returns the requests the Agents SDK bot made so far.
+func (s *e2eStack) botSent() []e2eSent {
+	s.t.Helper()
+	resp, err := http.Get(s.botURL + "/api/sent")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got []e2eSent
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		s.t.Fatalf("decode the bot's /api/sent: %v", err)
+	}
+	return got
+}
+
+// checkForwardedAsSent checks that the connector received exactly the
+// requests the SDK sent since its first `before` ones, in order, each at
+// the real service URL with the SDK's request-target byte for byte, and
+// that the SDK sent nothing anywhere but the sidecar.
+func (s *e2eStack) checkForwardedAsSent(t *testing.T, before int, reqs []fakes.ConnectorRequest) {
+	t.Helper()
+	sent := s.botSent()[before:]
+	for _, r := range sent {
+		if !strings.HasPrefix(r.URL, s.outbound) {
+			t.Errorf("the SDK sent %s %s, not to the sidecar at %s", r.Method, r.URL, s.outbound)
+		}
+	}
+	var want, got []string
+	for _, r := range sent {
+		want = append(want, r.Method+" /amer"+r.Target)
+	}
+	for _, r := range reqs {
+		got = append(got, r.Method+" "+r.RawURI)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the connector received\n%s\nwant what the SDK sent, at the real service URL\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		return
+	}
+	// The headers the SDK set (User-Agent with what it propagates from the
+	// inbound request, Accept, Content-Type) pass through unchanged; only
+	// Authorization is the sidecar's, and checkUpstream checks it.
+	for i, r := range sent {
+		for k, v := range r.Headers {
+			if strings.EqualFold(k, "Authorization") {
+				continue
+			}
+			if g := reqs[i].Header.Get(k); g != v {
+				t.Errorf("%s %s: upstream %s = %q; the SDK sent %q", r.Method, r.Target, k, g, v)
+			}
+		}
+	}
 }
