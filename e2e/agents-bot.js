@@ -11,7 +11,7 @@
 // It prints "listening on http://HOST:PORT/api/messages" once it is up.
 // GET /api/received returns what POST /api/messages received (headers and
 // raw body); GET /api/sent returns every HTTP request the SDK made (method,
-// URL as sent on the wire, headers), so the test can compare the bytes the
+// URL as sent on the wire, headers, JSON body), so the test can compare the bytes the
 // sidecar forwarded with the bytes the SDK wrote.
 //
 // A message's text picks what the bot does, each the way the SDK's own
@@ -25,7 +25,6 @@
 //   anything else is answered in the thread as "echo: <text>".
 'use strict';
 
-const http = require('node:http');
 const {
   AgentApplication,
   ConversationReferenceBuilder,
@@ -33,6 +32,7 @@ const {
   MessageFactory,
 } = require('@microsoft/agents-hosting');
 const { TeamsInfo } = require('@microsoft/agents-hosting-extensions-teams');
+const { serveBot, shimResponse } = require('./bot-server');
 
 // Every request the SDK sends goes through the global fetch (its HttpClient
 // is built on it). Recording them here is the only way to see the exact
@@ -47,7 +47,8 @@ globalThis.fetch = async (input, init = {}) => {
   new Headers(init.headers).forEach((v, k) => {
     headers[k] = v;
   });
-  sent.push({ method: (init.method || 'GET').toUpperCase(), url: url.href, target: url.pathname + url.search, headers });
+  const body = typeof init.body === 'string' ? init.body : undefined;
+  sent.push({ method: (init.method || 'GET').toUpperCase(), url: url.href, target: url.pathname + url.search, headers, body });
   return realFetch(input, init);
 };
 
@@ -121,100 +122,16 @@ agent.onActivity('message', async (context) => {
 });
 
 // adapter.authorizeRequest and adapter.process want what express hands
-// them (the SDK's own server, @microsoft/agents-hosting-express, is express):
-// req.method, req.headers and req.body already parsed, and a response with
-// status(), setHeader(), send() and end(). This is that glue over Node's
-// http objects.
-function shimResponse(res) {
-  return {
-    get headersSent() {
-      return res.headersSent;
-    },
-    get writableEnded() {
-      return res.writableEnded;
-    },
-    status(code) {
-      res.statusCode = code;
-      return this;
-    },
-    setHeader(name, value) {
-      res.setHeader(name, value);
-      return this;
-    },
-    send(body) {
-      if (body === undefined || body === null) {
-        return this;
-      }
-      if (Buffer.isBuffer(body) || typeof body === 'string') {
-        res.write(body);
-      } else {
-        if (!res.headersSent && !res.hasHeader('Content-Type')) {
-          res.setHeader('Content-Type', 'application/json; charset=utf-8');
-        }
-        res.write(JSON.stringify(body));
-      }
-      return this;
-    },
-    end() {
-      if (!res.writableEnded) {
-        res.end();
-      }
-      return this;
-    },
-  };
-}
-
-const received = [];
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function answerJSON(res, value) {
-  res.setHeader('Content-Type', 'application/json');
-  res.end(JSON.stringify(value));
-}
-
-const server = http.createServer(async (req, res) => {
-  const path = new URL(req.url, 'http://localhost').pathname;
-  if (path === '/api/received' && req.method === 'GET') {
-    answerJSON(res, received);
-    return;
-  }
-  if (path === '/api/sent' && req.method === 'GET') {
-    answerJSON(res, sent);
-    return;
-  }
-  if (path !== '/api/messages') {
-    res.statusCode = 404;
-    res.end();
-    return;
-  }
-  let raw;
-  try {
-    raw = await readBody(req);
-  } catch (err) {
-    res.statusCode = 400;
-    res.end(String(err));
-    return;
-  }
-  received.push({ method: req.method, headers: req.headers, body: raw });
-  let body;
-  try {
-    body = raw === '' ? undefined : JSON.parse(raw);
-  } catch (err) {
-    res.statusCode = 400;
-    res.end('body is not JSON: ' + err.message);
-    return;
-  }
-  const request = { method: req.method, headers: req.headers, body };
-  const response = shimResponse(res);
-  try {
+// them (the SDK's own server, @microsoft/agents-hosting-express, is express
+// with authorizeJWT in front): req.method, req.headers and req.body already
+// parsed, and a response (bot-server.js's shimResponse).
+serveBot({
+  name: 'agents-bot',
+  defaultPort: 3978,
+  gets: { '/api/sent': () => sent },
+  onMessage: async (req, res, body) => {
+    const request = { method: req.method, headers: req.headers, body };
+    const response = shimResponse(res);
     let authorized = false;
     await adapter.authorizeRequest(request, response, () => {
       authorized = true;
@@ -222,22 +139,5 @@ const server = http.createServer(async (req, res) => {
     if (authorized) {
       await adapter.process(request, response, (context) => agent.run(context));
     }
-  } catch (err) {
-    console.error('agents-bot: process failed:', err);
-    if (!res.headersSent) {
-      res.statusCode = 500;
-    }
-  }
-  if (!res.writableEnded) {
-    res.end();
-  }
+  },
 });
-
-server.listen(Number(process.env.PORT ?? 3978), process.env.HOST || '127.0.0.1', () => {
-  const { address, port } = server.address();
-  console.log(`listening on http://${address}:${port}/api/messages`);
-});
-
-for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.on(sig, () => server.close(() => process.exit(0)));
-}

@@ -33,6 +33,8 @@ const (
 	e2eSecret = "e2e-s3cr3t-VALUE-that-must-never-be-logged"
 	// e2eUserID is the Teams user the channel's activities come from.
 	e2eUserID = "29:1e2e-user-aad-Ada"
+	// e2eCorrelationID is the channel's x-ms-correlation-id.
+	e2eCorrelationID = "e2e-corr-0123-4567"
 )
 
 // e2eDir returns the absolute path of e2e/ and fails the test, never skips
@@ -423,6 +425,8 @@ func e2eChannelHeaders(conversationID string) map[string]string {
 		"MS-CV":                "e2eCV0123456789abcd.1",
 		"x-ms-conversation-id": conversationID,
 		"x-ms-tenant-id":       e2eTenant,
+		// The Agents SDKs copy it onto every outbound call of the turn.
+		"x-ms-correlation-id": e2eCorrelationID,
 	}
 }
 
@@ -464,14 +468,20 @@ type e2eReceived struct {
 // botReceived returns what the bot received so far.
 func (s *e2eStack) botReceived() []e2eReceived {
 	s.t.Helper()
-	resp, err := http.Get(s.botURL + "/api/received")
+	return e2eBotGet[[]e2eReceived](s, "/api/received")
+}
+
+// e2eBotGet decodes the JSON the node bot answers at path.
+func e2eBotGet[T any](s *e2eStack, path string) T {
+	s.t.Helper()
+	var got T
+	resp, err := http.Get(s.botURL + path)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var got []e2eReceived
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
-		s.t.Fatalf("decode the bot's /api/received: %v", err)
+		s.t.Fatalf("decode the bot's %s: %v", path, err)
 	}
 	return got
 }
@@ -548,21 +558,27 @@ type e2eSent struct {
 	URL     string            `json:"url"`
 	Target  string            `json:"target"`
 	Headers map[string]string `json:"headers"`
+	Body    string            `json:"body"`
 }
 
 // botSent returns the requests the Agents SDK bot made so far.
 func (s *e2eStack) botSent() []e2eSent {
 	s.t.Helper()
-	resp, err := http.Get(s.botURL + "/api/sent")
+	return e2eBotGet[[]e2eSent](s, "/api/sent")
+}
+
+// channelTurn sends a channel message (sendChannelMessage) to the Agents
+// SDK bot and returns the single request it caused at the connector and
+// how many requests the SDK had sent before it, for checkForwardedAsSent.
+func (s *e2eStack) channelTurn(t *testing.T, root, activityID, text string) (fakes.ConnectorRequest, int) {
+	t.Helper()
+	sentBefore := len(s.botSent())
+	s.sendChannelMessage(t, root, activityID, text)
+	r, err := s.onlyRequest()
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var got []e2eSent
-	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
-		s.t.Fatalf("decode the bot's /api/sent: %v", err)
-	}
-	return got
+	return r, sentBefore
 }
 
 // checkForwardedAsSent checks that the connector received exactly the

@@ -494,33 +494,45 @@ func testE2EFakesAreFaithful(t *testing.T, dir string) {
 func (s *e2eStack) checkAgentsThreadReply(t *testing.T) {
 	const root, id = "1700000000800", "1700000000802"
 	conv := e2eThreadID(root)
-	before, sentBefore := len(s.botReceived()), len(s.botSent())
+	before := len(s.botReceived())
 	text := `hello "agents" in a thread`
-	activity := s.sendChannelMessage(t, root, id, text)
+	r, sentBefore := s.channelTurn(t, root, id, text)
 
+	// The bot got the activity with the sidecar as serviceUrl and no
+	// Authorization (the SDK's no-credentials mode takes it as anonymous).
 	got := s.botReceived()
 	if len(got) != before+1 {
 		t.Fatalf("the bot received %d requests for one inbound activity; want 1", len(got)-before)
 	}
 	in := got[before]
-	su := s.conn.ServiceURL()
-	if want := strings.Replace(activity, `"serviceUrl":"`+su+`"`, `"serviceUrl":"`+s.outbound+`"`, 1); in.Body != want {
-		t.Errorf("the bot received\n%s\nwant (only serviceUrl changed)\n%s", in.Body, want)
+	var inbound struct {
+		ServiceURL  string `json:"serviceUrl"`
+		ChannelData struct {
+			Team, Channel struct{ ID string }
+		} `json:"channelData"`
+	}
+	if err := json.Unmarshal([]byte(in.Body), &inbound); err != nil {
+		t.Fatalf("the bot received a body that is not JSON: %v\n%s", err, in.Body)
+	}
+	if inbound.ServiceURL != s.outbound || inbound.ChannelData.Team.ID != e2eTeamID || inbound.ChannelData.Channel.ID != e2eChannelID {
+		t.Errorf("the bot received\n%s\nwant serviceUrl %s and the team and channel ids", in.Body, s.outbound)
 	}
 	if a, ok := in.Headers["authorization"]; ok {
-		t.Errorf("the bot received Authorization %q; want none (the SDK's no-credentials mode)", a)
+		t.Errorf("the bot received Authorization %q; want none", a)
 	}
 
-	r, err := s.onlyRequest()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if want := "/amer/v3/conversations/" + conv + "/activities/" + id; r.Method != http.MethodPost || r.RawURI != want {
 		t.Errorf("reply = %s %s; want POST %s", r.Method, r.RawURI, want)
 	}
 	a := s.checkActivity(t, r, conv)
 	if a.Type != "message" || a.Text != "echo: "+text || a.ReplyToID != id {
 		t.Errorf("reply type=%q text=%q replyToId=%q; want message, %q, %q", a.Type, a.Text, a.ReplyToID, "echo: "+text, id)
+	}
+	// The SDK propagates the channel's correlation id (HeaderPropagation);
+	// checkForwardedAsSent checks it, with every other header the SDK set,
+	// passes through.
+	if g := r.Header.Get("x-ms-correlation-id"); g != e2eCorrelationID {
+		t.Errorf("reply x-ms-correlation-id = %q; want the channel's %q", g, e2eCorrelationID)
 	}
 	s.checkForwardedAsSent(t, sentBefore, s.conn.Requests())
 }
@@ -530,12 +542,7 @@ func (s *e2eStack) checkAgentsThreadReply(t *testing.T) {
 // id. The bot holds no reference to it of its own; the sidecar learnt the
 // channel from the thread message's channelData when it captured it.
 func (s *e2eStack) checkAgentsProactivePost(t *testing.T) {
-	sentBefore := len(s.botSent())
-	s.sendChannelMessage(t, "1700000000900", "1700000000901", "proactive please")
-	r, err := s.onlyRequest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, sentBefore := s.channelTurn(t, "1700000000900", "1700000000901", "proactive please")
 	// The SDK answers its continuation activity, whose id it generates
 	// (Activity.getContinuationActivity): POST …/activities/<uuid>.
 	prefix := "/amer/v3/conversations/" + e2eChannelID + "/activities/"
@@ -562,28 +569,38 @@ func (s *e2eStack) checkAgentsProactivePost(t *testing.T) {
 // /v3/conversations naming the channel in channelData, resolved by the
 // channel's captured reference.
 func (s *e2eStack) checkAgentsCreatePost(t *testing.T) {
-	sentBefore := len(s.botSent())
-	s.sendChannelMessage(t, "1700000001000", "1700000001001", "create please")
-	r, err := s.onlyRequest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, sentBefore := s.channelTurn(t, "1700000001000", "1700000001001", "create please")
 	if r.Method != http.MethodPost || r.RawURI != "/amer/v3/conversations" {
 		t.Errorf("create = %s %s; want POST /amer/v3/conversations", r.Method, r.RawURI)
 	}
 	s.checkUpstream(t, r)
-	var p struct {
+	type params struct {
 		IsGroup     bool `json:"isGroup"`
 		ChannelData struct {
 			Channel struct{ ID string }
 		} `json:"channelData"`
 		Activity struct{ Type, Text string }
+		Agent    *struct{ ID string }
+		Bot      *struct{ ID string }
+		TenantID string `json:"tenantId"`
 	}
+	var p params
 	if err := json.Unmarshal(r.Body, &p); err != nil {
 		t.Fatalf("create body is not JSON: %v\n%s", err, r.Body)
 	}
 	if !p.IsGroup || p.ChannelData.Channel.ID != e2eChannelID || p.Activity.Text != "created: create please" {
 		t.Errorf("create body = %s; want a group conversation in channel %s with the first message", r.Body, e2eChannelID)
+	}
+	// The Agents SDK names the bot `agent` and sends no tenant
+	// (TeamsInfo.sendMessageToTeamsChannel); the connector wants `bot` and
+	// the sidecar pins both.
+	sent := s.botSent()
+	var fromSDK params
+	if err := json.Unmarshal([]byte(sent[len(sent)-1].Body), &fromSDK); err != nil || fromSDK.Agent == nil || fromSDK.Bot != nil || fromSDK.TenantID != "" {
+		t.Errorf("the SDK sent %s (%v); want ConversationParameters with agent, no bot and no tenant", sent[len(sent)-1].Body, err)
+	}
+	if p.Bot == nil || p.Bot.ID != "28:"+e2eAppID || p.TenantID != e2eTenant {
+		t.Errorf("create body = %s; want bot 28:%s and tenant %s", r.Body, e2eAppID, e2eTenant)
 	}
 	s.checkForwardedAsSent(t, sentBefore, s.conn.Requests())
 }
