@@ -15,13 +15,13 @@
 // also posts in it); anything else is echoed as "echo: <text>".
 'use strict';
 
-const http = require('node:http');
 const {
   ActivityHandler,
   CloudAdapter,
   ConfigurationBotFrameworkAuthentication,
   TurnContext,
 } = require('botbuilder');
+const { serveBot, shimResponse } = require('./bot-server');
 
 // Empty credentials: authentication is the sidecar's job.
 const adapter = new CloudAdapter(
@@ -97,106 +97,11 @@ class EchoBot extends ActivityHandler {
 const bot = new EchoBot();
 
 // CloudAdapter.process(req, res, logic) wants what express or restify hand
-// it: req.method, req.headers, req.body already parsed, and a response with
-// status(), header(), send() and end() (botbuilder's ResponseT checks those
-// four are functions). This is that glue over Node's http objects.
-function shimResponse(res) {
-  return {
-    socket: res.socket,
-    status(code) {
-      res.statusCode = code;
-      return this;
-    },
-    header(name, value) {
-      res.setHeader(name, value);
-      return this;
-    },
-    send(body) {
-      if (body === undefined || body === null) {
-        return this;
-      }
-      if (Buffer.isBuffer(body) || typeof body === 'string') {
-        res.write(body);
-      } else {
-        // express and restify serialise objects as JSON.
-        if (!res.headersSent && !res.hasHeader('Content-Type')) {
-          res.setHeader('Content-Type', 'application/json; charset=utf-8');
-        }
-        res.write(JSON.stringify(body));
-      }
-      return this;
-    },
-    end() {
-      if (!res.writableEnded) {
-        res.end();
-      }
-      return this;
-    },
-  };
-}
-
-const received = [];
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-const server = http.createServer(async (req, res) => {
-  const path = new URL(req.url, 'http://localhost').pathname;
-  if (path === '/api/received' && req.method === 'GET') {
-    res.setHeader('Content-Type', 'application/json');
-    res.end(JSON.stringify(received));
-    return;
-  }
-  if (path !== '/api/messages') {
-    res.statusCode = 404;
-    res.end();
-    return;
-  }
-  let raw;
-  try {
-    raw = await readBody(req);
-  } catch (err) {
-    res.statusCode = 400;
-    res.end(String(err));
-    return;
-  }
-  received.push({ method: req.method, headers: req.headers, body: raw });
-  let body;
-  try {
-    body = raw === '' ? undefined : JSON.parse(raw);
-  } catch (err) {
-    res.statusCode = 400;
-    res.end('body is not JSON: ' + err.message);
-    return;
-  }
-  try {
-    await adapter.process(
-      { method: req.method, headers: req.headers, body },
-      shimResponse(res),
-      (context) => bot.run(context),
-    );
-  } catch (err) {
-    console.error('botbuilder-bot: process failed:', err);
-    if (!res.headersSent) {
-      res.statusCode = 500;
-    }
-    if (!res.writableEnded) {
-      res.end();
-    }
-  }
+// it: req.method, req.headers, req.body already parsed, and a response
+// (bot-server.js's shimResponse).
+serveBot({
+  name: 'botbuilder-bot',
+  defaultPort: 3980,
+  onMessage: (req, res, body) =>
+    adapter.process({ method: req.method, headers: req.headers, body }, shimResponse(res), (context) => bot.run(context)),
 });
-
-server.listen(Number(process.env.PORT ?? 3980), process.env.HOST || '127.0.0.1', () => {
-  const { address, port } = server.address();
-  console.log(`listening on http://${address}:${port}/api/messages`);
-});
-
-for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.on(sig, () => server.close(() => process.exit(0)));
-}

@@ -13,25 +13,9 @@
 // GET /api/received returns what POST /api/messages received.
 'use strict';
 
-const http = require('node:http');
+const { answer, serveBot } = require('./bot-server');
 
 const rawAppId = process.env.MicrosoftAppId || '00000000-0000-0000-0000-000000000000';
-const received = [];
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function answer(res, status, body) {
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json');
-  res.end(JSON.stringify(body));
-}
 
 async function reply(activity, text) {
   const conv = activity.conversation;
@@ -51,48 +35,25 @@ async function reply(activity, text) {
   return { status: resp.status, body: await resp.text() };
 }
 
-const server = http.createServer(async (req, res) => {
-  const path = new URL(req.url, 'http://localhost').pathname;
-  if (path === '/api/received' && req.method === 'GET') {
-    answer(res, 200, received);
-    return;
-  }
-  if (path !== '/api/messages' || req.method !== 'POST') {
-    answer(res, 404, { error: 'POST /api/messages' });
-    return;
-  }
-  const raw = await readBody(req);
-  received.push({ method: req.method, headers: req.headers, body: raw });
-  let activity;
-  try {
-    activity = JSON.parse(raw);
-  } catch (err) {
-    answer(res, 400, { error: 'not JSON: ' + err.message });
-    return;
-  }
-  if (activity.type !== 'message') {
-    answer(res, 200, {});
-    return;
-  }
-  try {
-    // Reply before answering, so a failed reply shows in the inbound answer.
-    const r = await reply(activity, 'echo: ' + activity.text);
-    if (r.status < 200 || r.status > 299) {
-      answer(res, 502, { error: 'reply failed', replyStatus: r.status, replyBody: r.body });
+serveBot({
+  name: 'fetch-bot',
+  defaultPort: 3980,
+  onMessage: async (req, res, activity) => {
+    if (!activity || activity.type !== 'message') {
+      answer(res, 200, {});
       return;
     }
-    answer(res, 200, {});
-  } catch (err) {
-    console.error('fetch-bot: reply failed:', err);
-    answer(res, 502, { error: 'reply failed: ' + err.message });
-  }
+    try {
+      // Reply before answering, so a failed reply shows in the inbound answer.
+      const r = await reply(activity, 'echo: ' + activity.text);
+      if (r.status < 200 || r.status > 299) {
+        answer(res, 502, { error: 'reply failed', replyStatus: r.status, replyBody: r.body });
+        return;
+      }
+      answer(res, 200, {});
+    } catch (err) {
+      console.error('fetch-bot: reply failed:', err);
+      answer(res, 502, { error: 'reply failed: ' + err.message });
+    }
+  },
 });
-
-server.listen(Number(process.env.PORT ?? 3980), process.env.HOST || '127.0.0.1', () => {
-  const { address, port } = server.address();
-  console.log(`listening on http://${address}:${port}/api/messages`);
-});
-
-for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.on(sig, () => server.close(() => process.exit(0)));
-}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -32,6 +33,8 @@ const (
 	e2eSecret = "e2e-s3cr3t-VALUE-that-must-never-be-logged"
 	// e2eUserID is the Teams user the channel's activities come from.
 	e2eUserID = "29:1e2e-user-aad-Ada"
+	// e2eCorrelationID is the channel's x-ms-correlation-id.
+	e2eCorrelationID = "e2e-corr-0123-4567"
 )
 
 // e2eDir returns the absolute path of e2e/ and fails the test, never skips
@@ -46,7 +49,7 @@ func e2eDir(t *testing.T) string {
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatalf("node is not on PATH (%v): install Node.js 20 or later, then run `npm ci` in e2e/ (./scripts/test runs it)", err)
 	}
-	for _, pkg := range []string{"botbuilder", "botframework-connector"} {
+	for _, pkg := range []string{"botbuilder", "botframework-connector", "@microsoft/agents-hosting", "@microsoft/agents-hosting-extensions-teams"} {
 		if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
 			t.Fatalf("e2e/node_modules/%s is missing (%v): run `npm ci` in e2e/ (./scripts/test does it)", pkg, err)
 		}
@@ -422,6 +425,8 @@ func e2eChannelHeaders(conversationID string) map[string]string {
 		"MS-CV":                "e2eCV0123456789abcd.1",
 		"x-ms-conversation-id": conversationID,
 		"x-ms-tenant-id":       e2eTenant,
+		// The Agents SDKs copy it onto every outbound call of the turn.
+		"x-ms-correlation-id": e2eCorrelationID,
 	}
 }
 
@@ -463,14 +468,20 @@ type e2eReceived struct {
 // botReceived returns what the bot received so far.
 func (s *e2eStack) botReceived() []e2eReceived {
 	s.t.Helper()
-	resp, err := http.Get(s.botURL + "/api/received")
+	return e2eBotGet[[]e2eReceived](s, "/api/received")
+}
+
+// e2eBotGet decodes the JSON the node bot answers at path.
+func e2eBotGet[T any](s *e2eStack, path string) T {
+	s.t.Helper()
+	var got T
+	resp, err := http.Get(s.botURL + path)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var got []e2eReceived
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
-		s.t.Fatalf("decode the bot's /api/received: %v", err)
+		s.t.Fatalf("decode the bot's %s: %v", path, err)
 	}
 	return got
 }
@@ -503,4 +514,107 @@ func (s *e2eStack) onlyRequest() (fakes.ConnectorRequest, error) {
 		uris = append(uris, r.Method+" "+r.RawURI)
 	}
 	return fakes.ConnectorRequest{}, fmt.Errorf("the connector received %d requests; want 1: %v", len(reqs), uris)
+}
+
+// The team and channel the Agents SDK bot's channel messages come from:
+// in Teams both are thread ids, and a message's conversation is a thread
+// of the channel, "<channel id>;messageid=<root message id>".
+const (
+	e2eTeamID    = "19:e2e-Team_0123@thread.tacv2"
+	e2eChannelID = "19:e2e-Channel_4567@thread.tacv2"
+)
+
+// e2eThreadID is the conversation id of the thread rooted at message root
+// in e2eChannelID.
+func e2eThreadID(root string) string { return e2eChannelID + ";messageid=" + root }
+
+// sendChannelMessage plays the channel: a signed Teams message with text
+// in the thread rooted at root, whose channelData names the team and the
+// channel as Teams sends them; it wants the bot's 200. The connector's
+// earlier requests are forgotten first.
+func (s *e2eStack) sendChannelMessage(t *testing.T, root, activityID, text string) string {
+	t.Helper()
+	s.conn.Reset()
+	conv := e2eThreadID(root)
+	activity := e2eTeamsActivity("message", activityID, conv, "channel", s.conn.ServiceURL(), `,"text":`+e2eJSONString(t, text))
+	tenant := `"channelData":{"tenant":{"id":"` + e2eTenant + `"}`
+	withTeam := tenant + `,"team":{"id":"` + e2eTeamID + `","name":"E2E Team"},"channel":{"id":"` + e2eChannelID + `","name":"E2E Channel"}`
+	if !strings.Contains(activity, tenant) {
+		t.Fatalf("e2eTeamsActivity has no %s to extend:\n%s", tenant, activity)
+	}
+	activity = strings.Replace(activity, tenant, withTeam, 1)
+	resp, body := s.postInbound(activity, conv)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("inbound POST = %d %s; want 200", resp.StatusCode, body)
+	}
+	return activity
+}
+
+// e2eSent is one HTTP request the Agents SDK bot made (e2e/agents-bot.js
+// records them at its fetch): Target is the request-target as written on
+// the wire.
+type e2eSent struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Target  string            `json:"target"`
+	Headers map[string]string `json:"headers"`
+	Body    string            `json:"body"`
+}
+
+// botSent returns the requests the Agents SDK bot made so far.
+func (s *e2eStack) botSent() []e2eSent {
+	s.t.Helper()
+	return e2eBotGet[[]e2eSent](s, "/api/sent")
+}
+
+// channelTurn sends a channel message (sendChannelMessage) to the Agents
+// SDK bot and returns the single request it caused at the connector and
+// how many requests the SDK had sent before it, for checkForwardedAsSent.
+func (s *e2eStack) channelTurn(t *testing.T, root, activityID, text string) (fakes.ConnectorRequest, int) {
+	t.Helper()
+	sentBefore := len(s.botSent())
+	s.sendChannelMessage(t, root, activityID, text)
+	r, err := s.onlyRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, sentBefore
+}
+
+// checkForwardedAsSent checks that the connector received exactly the
+// requests the SDK sent since its first `before` ones, in order, each at
+// the real service URL with the SDK's request-target byte for byte, and
+// that the SDK sent nothing anywhere but the sidecar.
+func (s *e2eStack) checkForwardedAsSent(t *testing.T, before int, reqs []fakes.ConnectorRequest) {
+	t.Helper()
+	sent := s.botSent()[before:]
+	for _, r := range sent {
+		if !strings.HasPrefix(r.URL, s.outbound) {
+			t.Errorf("the SDK sent %s %s, not to the sidecar at %s", r.Method, r.URL, s.outbound)
+		}
+	}
+	var want, got []string
+	for _, r := range sent {
+		want = append(want, r.Method+" /amer"+r.Target)
+	}
+	for _, r := range reqs {
+		got = append(got, r.Method+" "+r.RawURI)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the connector received\n%s\nwant what the SDK sent, at the real service URL\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		return
+	}
+	// The headers the SDK set (User-Agent with what it propagates from the
+	// inbound request, Accept, Content-Type) pass through unchanged; only
+	// Authorization is the sidecar's, and checkUpstream checks it.
+	for i, r := range sent {
+		for k, v := range r.Headers {
+			if strings.EqualFold(k, "Authorization") {
+				continue
+			}
+			if g := reqs[i].Header.Get(k); g != v {
+				t.Errorf("%s %s: upstream %s = %q; the SDK sent %q", r.Method, r.Target, k, g, v)
+			}
+		}
+	}
 }

@@ -50,6 +50,14 @@ func TestE2E(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) { s.checkEchoReply(t, tt, false) })
 		}
 	})
+	t.Run("AgentsBot", func(t *testing.T) {
+		t.Parallel()
+		s := e2eStartStack(t, bin, dir, "agents-bot.js")
+		t.Run("channel thread", s.checkAgentsThreadReply)
+		t.Run("proactive top-level post", s.checkAgentsProactivePost)
+		t.Run("create channel post", s.checkAgentsCreatePost)
+		t.Run("paged members and team details", s.checkAgentsTeamReads)
+	})
 	t.Run("FakesAreFaithful", func(t *testing.T) {
 		t.Parallel()
 		testE2EFakesAreFaithful(t, dir)
@@ -476,4 +484,159 @@ func testE2EFakesAreFaithful(t *testing.T, dir string) {
 			}
 		})
 	}
+}
+
+// checkAgentsThreadReply: the Agents SDK bot answers a channel message in
+// its thread. The SDK writes the conversation id into the path unescaped
+// (connectorClient.replyToActivity); the sidecar must forward those bytes
+// to the real service URL with its own token, and the reply must come
+// from the bot's Teams account.
+func (s *e2eStack) checkAgentsThreadReply(t *testing.T) {
+	const root, id = "1700000000800", "1700000000802"
+	conv := e2eThreadID(root)
+	before := len(s.botReceived())
+	text := `hello "agents" in a thread`
+	r, sentBefore := s.channelTurn(t, root, id, text)
+
+	// The bot got the activity with the sidecar as serviceUrl and no
+	// Authorization (the SDK's no-credentials mode takes it as anonymous).
+	got := s.botReceived()
+	if len(got) != before+1 {
+		t.Fatalf("the bot received %d requests for one inbound activity; want 1", len(got)-before)
+	}
+	in := got[before]
+	var inbound struct {
+		ServiceURL  string `json:"serviceUrl"`
+		ChannelData struct {
+			Team, Channel struct{ ID string }
+		} `json:"channelData"`
+	}
+	if err := json.Unmarshal([]byte(in.Body), &inbound); err != nil {
+		t.Fatalf("the bot received a body that is not JSON: %v\n%s", err, in.Body)
+	}
+	if inbound.ServiceURL != s.outbound || inbound.ChannelData.Team.ID != e2eTeamID || inbound.ChannelData.Channel.ID != e2eChannelID {
+		t.Errorf("the bot received\n%s\nwant serviceUrl %s and the team and channel ids", in.Body, s.outbound)
+	}
+	if a, ok := in.Headers["authorization"]; ok {
+		t.Errorf("the bot received Authorization %q; want none", a)
+	}
+
+	if want := "/amer/v3/conversations/" + conv + "/activities/" + id; r.Method != http.MethodPost || r.RawURI != want {
+		t.Errorf("reply = %s %s; want POST %s", r.Method, r.RawURI, want)
+	}
+	a := s.checkActivity(t, r, conv)
+	if a.Type != "message" || a.Text != "echo: "+text || a.ReplyToID != id {
+		t.Errorf("reply type=%q text=%q replyToId=%q; want message, %q, %q", a.Type, a.Text, a.ReplyToID, "echo: "+text, id)
+	}
+	// The SDK propagates the channel's correlation id (HeaderPropagation);
+	// checkForwardedAsSent checks it, with every other header the SDK set,
+	// passes through.
+	if g := r.Header.Get("x-ms-correlation-id"); g != e2eCorrelationID {
+		t.Errorf("reply x-ms-correlation-id = %q; want the channel's %q", g, e2eCorrelationID)
+	}
+	s.checkForwardedAsSent(t, sentBefore, s.conn.Requests())
+}
+
+// checkAgentsProactivePost: the bot posts a new top-level message in the
+// channel with continueConversation and a reference to the bare channel
+// id. The bot holds no reference to it of its own; the sidecar learnt the
+// channel from the thread message's channelData when it captured it.
+func (s *e2eStack) checkAgentsProactivePost(t *testing.T) {
+	r, sentBefore := s.channelTurn(t, "1700000000900", "1700000000901", "proactive please")
+	// The SDK answers its continuation activity, whose id it generates
+	// (Activity.getContinuationActivity): POST …/activities/<uuid>.
+	prefix := "/amer/v3/conversations/" + e2eChannelID + "/activities/"
+	if r.Method != http.MethodPost || !strings.HasPrefix(r.RawURI, prefix) || strings.Contains(r.RawURI, "messageid") {
+		t.Errorf("proactive post = %s %s; want POST %s<id>", r.Method, r.RawURI, prefix)
+	}
+	s.checkUpstream(t, r)
+	var a e2eUpstreamActivity
+	if err := json.Unmarshal(r.Body, &a); err != nil {
+		t.Fatalf("proactive post body is not JSON: %v\n%s", err, r.Body)
+	}
+	if a.From.ID != "28:"+e2eAppID || a.ServiceURL != s.conn.ServiceURL() || a.Conversation.ID != e2eChannelID || a.ChannelID != "msteams" {
+		t.Errorf("proactive post from=%q serviceUrl=%q conversation=%q channelId=%q; want 28:%s, %q, %q, msteams",
+			a.From.ID, a.ServiceURL, a.Conversation.ID, a.ChannelID, e2eAppID, s.conn.ServiceURL(), e2eChannelID)
+	}
+	if a.Text != "proactive: proactive please" {
+		t.Errorf("proactive post text = %q; want %q", a.Text, "proactive: proactive please")
+	}
+	s.checkForwardedAsSent(t, sentBefore, s.conn.Requests())
+}
+
+// checkAgentsCreatePost: the Teams extension's sendMessageToTeamsChannel,
+// createConversation in the channel with the first message: POST
+// /v3/conversations naming the channel in channelData, resolved by the
+// channel's captured reference.
+func (s *e2eStack) checkAgentsCreatePost(t *testing.T) {
+	r, sentBefore := s.channelTurn(t, "1700000001000", "1700000001001", "create please")
+	if r.Method != http.MethodPost || r.RawURI != "/amer/v3/conversations" {
+		t.Errorf("create = %s %s; want POST /amer/v3/conversations", r.Method, r.RawURI)
+	}
+	s.checkUpstream(t, r)
+	type params struct {
+		IsGroup     bool `json:"isGroup"`
+		ChannelData struct {
+			Channel struct{ ID string }
+		} `json:"channelData"`
+		Activity struct{ Type, Text string }
+		Agent    *struct{ ID string }
+		Bot      *struct{ ID string }
+		TenantID string `json:"tenantId"`
+	}
+	var p params
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		t.Fatalf("create body is not JSON: %v\n%s", err, r.Body)
+	}
+	if !p.IsGroup || p.ChannelData.Channel.ID != e2eChannelID || p.Activity.Text != "created: create please" {
+		t.Errorf("create body = %s; want a group conversation in channel %s with the first message", r.Body, e2eChannelID)
+	}
+	// The Agents SDK names the bot `agent` and sends no tenant
+	// (TeamsInfo.sendMessageToTeamsChannel); the connector wants `bot` and
+	// the sidecar pins both.
+	sent := s.botSent()
+	var fromSDK params
+	if err := json.Unmarshal([]byte(sent[len(sent)-1].Body), &fromSDK); err != nil || fromSDK.Agent == nil || fromSDK.Bot != nil || fromSDK.TenantID != "" {
+		t.Errorf("the SDK sent %s (%v); want ConversationParameters with agent, no bot and no tenant", sent[len(sent)-1].Body, err)
+	}
+	if p.Bot == nil || p.Bot.ID != "28:"+e2eAppID || p.TenantID != e2eTenant {
+		t.Errorf("create body = %s; want bot 28:%s and tenant %s", r.Body, e2eAppID, e2eTenant)
+	}
+	s.checkForwardedAsSent(t, sentBefore, s.conn.Requests())
+}
+
+// checkAgentsTeamReads: TeamsInfo.getPagedMembers and getTeamDetails in a
+// team's channel read the team (channelData.team.id): GET
+// /v3/conversations/{teamId}/pagedMembers (the SDK's spelling, capital M)
+// and GET /v3/teams/{teamId}, each answered 200 by the connector; the
+// bot's reply says how each call went.
+func (s *e2eStack) checkAgentsTeamReads(t *testing.T) {
+	const root, id = "1700000001100", "1700000001101"
+	sentBefore := len(s.botSent())
+	s.sendChannelMessage(t, root, id, "members please")
+	reqs := s.conn.Requests()
+	want := []string{
+		"GET /amer/v3/conversations/" + e2eTeamID + "/pagedMembers?pageSize=50",
+		"GET /amer/v3/teams/" + e2eTeamID,
+		"POST /amer/v3/conversations/" + e2eThreadID(root) + "/activities/" + id,
+	}
+	var got []string
+	for _, r := range reqs {
+		got = append(got, r.Method+" "+r.RawURI)
+	}
+	if !reflect.DeepEqual(got, want) {
+		// The bot's reply, if it got through, says what the SDK was told.
+		var said string
+		if n := len(reqs); n > 0 && reqs[n-1].Method == http.MethodPost {
+			said = "\nthe bot's last post: " + string(reqs[n-1].Body)
+		}
+		t.Fatalf("the connector received\n%s\nwant\n%s%s", strings.Join(got, "\n"), strings.Join(want, "\n"), said)
+	}
+	for _, r := range reqs[:2] {
+		s.checkUpstream(t, r)
+	}
+	if a := s.checkActivity(t, reqs[2], e2eThreadID(root)); a.Text != "pagedMembers: ok; teamDetails: ok" {
+		t.Errorf("the bot reported %q; want both reads ok", a.Text)
+	}
+	s.checkForwardedAsSent(t, sentBefore, reqs)
 }
