@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/zap"
+
 	"github.com/botsidecar/sidecar/internal/fakes"
 	"github.com/botsidecar/sidecar/store"
 )
@@ -239,5 +241,33 @@ func TestOutboundRefusesOversizedAnswers(t *testing.T) {
 	resp, body := h.do("POST", "/v3/conversations/a:1/activities", `{"type":"message"}`, nil)
 	if resp.StatusCode != http.StatusBadGateway || errorCode(t, body) != CodeUpstreamTooLarge {
 		t.Errorf("oversized error answer = %d %s; want 502 %s", resp.StatusCode, body, CodeUpstreamTooLarge)
+	}
+}
+
+// A connection that breaks in the middle of the connector's answer reaches
+// the bot as a cut body under the status already sent; the call's log line
+// says it failed.
+func TestOutboundCutAnswerIsLoggedAsFailure(t *testing.T) {
+	t.Parallel()
+	cut := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"id":"1`))
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // reset the connection mid-body
+	}))
+	t.Cleanup(cut.Close)
+	h := newHarness(t, func(o *OutboundOptions) { o.Transport = cut.Client().Transport })
+	h.trust.Vouch(cut.URL + "/")
+	if err := h.store.Put(context.Background(), store.Reference{ConversationID: "a:cut", ServiceURL: cut.URL + "/", ChannelID: "msteams"}); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := h.do("POST", "/v3/conversations/a:cut/activities", `{"type":"message"}`, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("status = %d; want the connector's 201, already sent", resp.StatusCode)
+	}
+	entries := h.logs.FilterMessage("outbound call").All()
+	if len(entries) != 1 || entries[0].Level != zap.WarnLevel || entries[0].ContextMap()["error"] == nil {
+		t.Errorf("log lines = %v; want one warning with the relay's error", entries)
 	}
 }
