@@ -11,12 +11,17 @@ import (
 // child process to bind, or for a client to find nothing listening.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	// Not port 0: the kernel hands out an ephemeral port, which any
+	// outgoing connection of this machine may take between our close and
+	// the caller's bind (seen under a parallel test run).
+	for range 100 {
+		port := 20000 + mrand.IntN(12000)
+		if portFree(port) {
+			return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	tb.Fatal("no free loopback port")
+	return ""
 }
 
 // freePort returns a loopback port that is free, and whose cluster bus
