@@ -75,7 +75,7 @@ func TestOutboundClientCancelIs499(t *testing.T) {
 		}
 	})
 	h.putRef("a:1")
-	h.conn.Enqueue(fakes.ConnectorResponse{Status: http.StatusServiceUnavailable})
+	h.conn.Enqueue(fakes.ConnectorResponse{Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"1"}}})
 	ctx, cancel := context.WithCancel(context.Background())
 	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "http://127.0.0.1:3979/v3/conversations/a:1/activities", strings.NewReader(`{"type":"message"}`))
 	req.Header.Set("Content-Type", "application/json")

@@ -37,7 +37,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"direction", "route"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sidecar_upstream_retries_total",
-			Help: "Upstream retries by reason: the status that caused them (401 gets a fresh token; 412, 429, 502, 503, 504 back off).",
+			Help: "Upstream retries by reason: the status that caused them (401 gets a fresh token; 412, 429, 502, 503, 504 back off, the last three for reads, PUT and DELETE only), or connection (a send whose body never left).",
 		}, []string{"reason"}),
 		storeOps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sidecar_reference_store_operations_total",
@@ -88,6 +88,15 @@ func (m *Metrics) retry(status int) {
 		return
 	}
 	m.retries.WithLabelValues(m.status(status)).Inc()
+}
+
+// retryReason counts a retry that no status caused ("connection": an
+// attempt whose body never left).
+func (m *Metrics) retryReason(reason string) {
+	if m == nil {
+		return
+	}
+	m.retries.WithLabelValues(reason).Inc()
 }
 
 func (m *Metrics) storeOp(op string, err error, found bool) {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -228,10 +229,10 @@ func (o *Outbound) serve(w http.ResponseWriter, r *http.Request, c *call, buf *b
 // 401, and bounded, Retry-After-honouring retries of retryable statuses.
 // The body is in memory, so every attempt can replay it.
 func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header, token string, c *call) (*http.Response, error) {
-	body := c.body
 	start := o.opts.Now()
 	refreshed := false
 	retries := 0
+	idempotent := idempotentMethod(c.method)
 	for {
 		c.attempts++
 		c.tokenUsed = token
@@ -244,19 +245,34 @@ func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header
 			ProtoMinor:    1,
 			Header:        header,
 			Host:          target.Host,
-			ContentLength: int64(len(body)),
+			ContentLength: int64(len(c.body)),
 		}).WithContext(ctx)
-		if len(body) > 0 {
-			req.Body = io.NopCloser(bytes.NewReader(body))
-			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		var body *attemptBody
+		if len(c.body) > 0 {
+			body = newAttemptBody(c.body)
+			req.Body = body
+			req.GetBody = body.again
 		}
 		resp, err := o.transport.RoundTrip(req)
 		if err != nil {
+			// A send whose body never left cannot have been applied: it is
+			// the one transport failure a non-idempotent call may replay.
+			if !idempotent && body != nil && !body.started() && ctx.Err() == nil {
+				if d, ok := o.retry.delay(retries, nil, o.opts.Now(), start); ok {
+					retries++
+					o.opts.Metrics.retryReason("connection")
+					if err := o.opts.Sleep(ctx, d); err != nil {
+						return nil, &exchangeError{peer: peerConnector, host: target.Host, err: withCause(ctx, err)}
+					}
+					continue
+				}
+			}
 			return nil, &exchangeError{peer: peerConnector, host: target.Host, err: withCause(ctx, err)}
 		}
 		if resp.StatusCode == http.StatusUnauthorized && !refreshed {
 			// A token the connector rejects (revoked, or the app's
 			// credentials rotated) is replaced once; a second 401 is real.
+			// A refused call was not applied, so any method may be resent.
 			refreshed = true
 			o.opts.Tokens.Invalidate(token)
 			fresh, err := o.opts.Tokens.Token(ctx)
@@ -276,7 +292,7 @@ func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header
 			token = fresh
 			continue
 		}
-		if retryableStatus(resp.StatusCode) {
+		if replayable(idempotent, resp.StatusCode, resp.Header) {
 			if d, ok := o.retry.delay(retries, resp.Header, o.opts.Now(), start); ok {
 				retries++
 				o.opts.Metrics.retry(resp.StatusCode)
@@ -290,6 +306,38 @@ func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header
 		return resp, nil
 	}
 }
+
+// attemptBody is one attempt's request body. It records whether the
+// transport began to read it: a failed attempt whose body was never read
+// never reached the connector.
+type attemptBody struct {
+	r       bytes.Reader
+	src     []byte
+	touched *atomic.Bool // shared with the copies GetBody makes
+}
+
+func newAttemptBody(b []byte) *attemptBody {
+	a := &attemptBody{src: b, touched: new(atomic.Bool)}
+	a.r.Reset(b)
+	return a
+}
+
+func (a *attemptBody) Read(p []byte) (int, error) {
+	a.touched.Store(true)
+	return a.r.Read(p)
+}
+
+func (a *attemptBody) Close() error { return nil }
+
+// again is GetBody: a fresh copy that reports to the same flag.
+func (a *attemptBody) again() (io.ReadCloser, error) {
+	b := &attemptBody{src: a.src, touched: a.touched}
+	b.r.Reset(a.src)
+	return b, nil
+}
+
+// started reports whether the transport read any of the body.
+func (a *attemptBody) started() bool { return a.touched.Load() }
 
 // discard drains a little of a response body so its connection can be
 // reused, then closes it.

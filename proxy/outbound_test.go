@@ -308,18 +308,27 @@ func TestOutboundSecond401PassesThrough(t *testing.T) {
 
 func TestOutboundRetryAfter(t *testing.T) {
 	t.Parallel()
+	later := http.Header{"Retry-After": {"0"}}
 	tests := []struct {
 		name       string
+		method     string // POST (a send) unless set
 		script     []fakes.ConnectorResponse
 		wantStatus int
 		wantCalls  int
 		wantSleeps []time.Duration
 	}{
-		{"429 honoured", []fakes.ConnectorResponse{{Status: 429, Header: http.Header{"Retry-After": {"1"}}}}, 200, 2, []time.Duration{time.Second}},
-		{"429 beyond budget passes on", []fakes.ConnectorResponse{{Status: 429, Header: http.Header{"Retry-After": {"60"}}, Body: `{"error":{"code":"Throttled"}}`}}, 429, 1, nil},
-		{"503 three times then success", []fakes.ConnectorResponse{{Status: 503}, {Status: 503}, {Status: 412, Header: http.Header{"Retry-After": {"2"}}}}, 200, 4, nil},
-		{"503 four times gives up", []fakes.ConnectorResponse{{Status: 503, Body: "x"}, {Status: 503, Body: "x"}, {Status: 503, Body: "x"}, {Status: 503, Body: "busy"}}, 503, 4, nil},
-		{"500 is not retried", []fakes.ConnectorResponse{{Status: 500, Body: `{"error":{"code":"ServiceError"}}`}}, 500, 1, nil},
+		{"429 honoured", "", []fakes.ConnectorResponse{{Status: 429, Header: http.Header{"Retry-After": {"1"}}}}, 200, 2, []time.Duration{time.Second}},
+		{"429 beyond budget passes on", "", []fakes.ConnectorResponse{{Status: 429, Header: http.Header{"Retry-After": {"60"}}, Body: `{"error":{"code":"Throttled"}}`}}, 429, 1, nil},
+		{"503 with Retry-After three times then success", "", []fakes.ConnectorResponse{{Status: 503, Header: later}, {Status: 503, Header: later}, {Status: 412, Header: http.Header{"Retry-After": {"2"}}}}, 200, 4, nil},
+		{"503 four times gives up", "", []fakes.ConnectorResponse{{Status: 503, Body: "x", Header: later}, {Status: 503, Body: "x", Header: later}, {Status: 503, Body: "x", Header: later}, {Status: 503, Body: "busy", Header: later}}, 503, 4, nil},
+		{"500 is not retried", "", []fakes.ConnectorResponse{{Status: 500, Body: `{"error":{"code":"ServiceError"}}`}}, 500, 1, nil},
+		// A send may have been applied behind these: never replayed.
+		{"send: 504 is passed on", "", []fakes.ConnectorResponse{{Status: 504, Body: "gateway"}}, 504, 1, nil},
+		{"send: 502 is passed on", "", []fakes.ConnectorResponse{{Status: 502, Body: "bad gateway"}}, 502, 1, nil},
+		{"send: 503 without Retry-After is passed on", "", []fakes.ConnectorResponse{{Status: 503, Body: "busy"}}, 503, 1, nil},
+		// Reads keep every retry.
+		{"read: 504 and 502 retried", "GET", []fakes.ConnectorResponse{{Status: 504}, {Status: 502}}, 200, 3, nil},
+		{"read: 503 without Retry-After retried", "GET", []fakes.ConnectorResponse{{Status: 503}}, 200, 2, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -327,7 +336,12 @@ func TestOutboundRetryAfter(t *testing.T) {
 			h := newHarness(t)
 			h.putRef("c1")
 			h.conn.Enqueue(tt.script...)
-			resp, body := h.do("POST", "/v3/conversations/c1/activities", `{"type":"message"}`, nil)
+			method, path, body := "POST", "/v3/conversations/c1/activities", `{"type":"message"}`
+			if tt.method == "GET" {
+				method, path, body = "GET", "/v3/conversations/c1/members", ""
+			}
+			resp, got := h.do(method, path, body, nil)
+			body = string(got)
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("status = %d %s; want %d", resp.StatusCode, body, tt.wantStatus)
 			}

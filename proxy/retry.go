@@ -29,15 +29,48 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	return p
 }
 
-// retryableStatus reports the statuses Teams says to retry
-// (build-conversational-capability, "Status codes from bot conversational APIs").
-func retryableStatus(status int) bool {
-	switch status {
-	case http.StatusTooManyRequests, http.StatusPreconditionFailed,
-		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+// The replay policy. A call is sent again only when the earlier attempt
+// cannot have been applied, because a send (POST …/activities) has no
+// idempotency key: a retry after the connector stored the message posts it
+// twice, and a duplicate in Teams is a bug.
+//
+//	status                    GET, PUT, DELETE        POST (send, create, batch, …)
+//	401                       once, fresh token       once, fresh token (refused: not applied)
+//	429, 412                  retried                 retried (throttled or refused: not applied)
+//	503 with Retry-After      retried                 retried (the service said: not now)
+//	503 without Retry-After   retried                 passed on
+//	502, 504                  retried                 passed on (may have been applied)
+//	500, 408, others          passed on               passed on
+//	connection failure        passed on               retried only if no byte of the body was read
+//
+// Statuses Teams documents as retryable (429, 412, 502, 503, 504), within
+// the budget of RetryPolicy.
+
+// idempotentMethod reports the methods whose repetition does no harm: a
+// read, a PUT of the same update, a DELETE.
+func idempotentMethod(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete:
 		return true
 	}
 	return false
+}
+
+// replayable reports whether a call that got status may be sent again.
+func replayable(idempotent bool, status int, h http.Header) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusPreconditionFailed:
+		return true
+	case http.StatusServiceUnavailable:
+		return idempotent || hasRetryAfter(h)
+	case http.StatusBadGateway, http.StatusGatewayTimeout:
+		return idempotent
+	}
+	return false
+}
+
+func hasRetryAfter(h http.Header) bool {
+	return h.Get("Retry-After") != "" || h.Get("Retry-After-Ms") != "" || h.Get("X-Ms-Retry-After-Ms") != ""
 }
 
 // delay returns how long to wait before retry number n (0-based) and

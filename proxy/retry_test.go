@@ -47,11 +47,45 @@ func TestRetryDelay(t *testing.T) {
 	}
 }
 
-func TestRetryableStatus(t *testing.T) {
+// The replay policy, row by row: a send (POST) is replayed only when it
+// cannot have been applied.
+func TestReplayable(t *testing.T) {
 	t.Parallel()
-	for status, want := range map[int]bool{429: true, 412: true, 502: true, 503: true, 504: true, 500: false, 403: false, 401: false, 200: false, 404: false} {
-		if got := retryableStatus(status); got != want {
-			t.Errorf("retryableStatus(%d) = %v; want %v", status, got, want)
+	withRA := http.Header{"Retry-After": {"1"}}
+	withRAms := http.Header{"Retry-After-Ms": {"100"}}
+	tests := []struct {
+		status     int
+		header     http.Header
+		idempotent bool
+		want       bool
+	}{
+		{429, nil, false, true},
+		{412, nil, false, true},
+		{503, withRA, false, true},
+		{503, withRAms, false, true},
+		{503, nil, false, false},
+		{502, nil, false, false},
+		{504, nil, false, false},
+		{500, nil, false, false},
+		{408, nil, false, false},
+		{429, nil, true, true},
+		{412, nil, true, true},
+		{503, nil, true, true},
+		{502, nil, true, true},
+		{504, nil, true, true},
+		{500, nil, true, false},
+		{403, nil, true, false},
+		{200, nil, true, false},
+		{404, nil, false, false},
+	}
+	for _, tt := range tests {
+		if got := replayable(tt.idempotent, tt.status, tt.header); got != tt.want {
+			t.Errorf("replayable(idempotent %v, %d, %v) = %v; want %v", tt.idempotent, tt.status, tt.header, got, tt.want)
+		}
+	}
+	for method, want := range map[string]bool{"GET": true, "PUT": true, "DELETE": true, "POST": false, "PATCH": false} {
+		if got := idempotentMethod(method); got != want {
+			t.Errorf("idempotentMethod(%s) = %v; want %v", method, got, want)
 		}
 	}
 }

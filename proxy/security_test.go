@@ -3,9 +3,12 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.uber.org/zap"
@@ -269,5 +272,55 @@ func TestOutboundCutAnswerIsLoggedAsFailure(t *testing.T) {
 	entries := h.logs.FilterMessage("outbound call").All()
 	if len(entries) != 1 || entries[0].Level != zap.WarnLevel || entries[0].ContextMap()["error"] == nil {
 		t.Errorf("log lines = %v; want one warning with the relay's error", entries)
+	}
+}
+
+// failFirst fails the first round trip, after reading its body or not.
+type failFirst struct {
+	next     http.RoundTripper
+	readBody bool
+	mu       sync.Mutex
+	failed   bool
+}
+
+func (f *failFirst) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	first := !f.failed
+	f.failed = true
+	f.mu.Unlock()
+	if first {
+		if f.readBody && r.Body != nil {
+			_, _ = io.Copy(io.Discard, r.Body) // the send went out, then the connection broke
+		}
+		return nil, errors.New("read tcp: connection reset by peer")
+	}
+	return f.next.RoundTrip(r)
+}
+
+// A send is replayed after a connection failure only when its body never
+// left: otherwise the connector may have stored the message.
+func TestOutboundReplaysASendOnlyIfItNeverLeft(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name       string
+		readBody   bool
+		wantStatus int
+		wantCalls  int
+	}{
+		{"body never read: replayed", false, http.StatusOK, 1},
+		{"body sent: passed on", true, http.StatusBadGateway, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, func(o *OutboundOptions) { o.Transport = &failFirst{next: o.Transport, readBody: tt.readBody} })
+			h.putRef("a:1")
+			resp, body := h.do("POST", "/v3/conversations/a:1/activities", `{"type":"message","text":"once"}`, nil)
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("status = %d %s; want %d", resp.StatusCode, body, tt.wantStatus)
+			}
+			if n := len(h.conn.Requests()); n != tt.wantCalls {
+				t.Errorf("messages at the connector = %d; want %d", n, tt.wantCalls)
+			}
+		})
 	}
 }
