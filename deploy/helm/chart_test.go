@@ -69,6 +69,13 @@ func TestDefaults(t *testing.T) {
 	if got := envValue(t, r.container(t, "bot"), "PORT"); got != "3980" {
 		t.Errorf("bot PORT = %q; want 3980", got)
 	}
+	// Unset, the sidecar accepts Entra tokens (when asked to) from the bot's
+	// own app only.
+	for _, name := range []string{"SIDECAR_ACCEPT_ENTRA_TOKENS", "SIDECAR_ENTRA_TOKEN_APP_IDS"} {
+		if env(sidecar, name) != nil {
+			t.Errorf("%s is set with default values", name)
+		}
+	}
 	if len(r.budgets)+len(r.networkPolicies)+len(r.serviceMonitors)+len(r.ingresses) != 0 {
 		t.Error("optional objects rendered with default values")
 	}
@@ -333,6 +340,7 @@ func TestAllOptions(t *testing.T) {
 			{"SIDECAR_TRUSTED_SERVICE_URLS", "smba.example.com,*.contoso.com"},
 			{"SIDECAR_DEFAULT_SERVICE_URL", "https://smba.infra.gcc.teams.microsoft.com/teams/"},
 			{"SIDECAR_ACCEPT_ENTRA_TOKENS", "true"},
+			{"SIDECAR_ENTRA_TOKEN_APP_IDS", "11111111-2222-3333-4444-555555555555,7F0E7A9C-1D2B-4C3D-8E4F-0123456789AB"},
 			{"SIDECAR_ADMIN_REFERENCES", "off"},
 			{"SIDECAR_LOG_LEVEL", "debug"},
 			{"SIDECAR_REFERENCE_TTL", "90d"},

@@ -2,7 +2,6 @@ package helm_test
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/lint"
@@ -20,38 +19,30 @@ func TestLint(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			linter := lint.All(chartDir, vals, namespace, true)
-			for _, m := range linter.Messages {
-				if m.Severity >= support.WarningSev {
-					t.Errorf("helm lint -f %s: %v", filepath.Join("testdata", file), m)
-				} else {
-					t.Logf("helm lint -f %s: %v", filepath.Join("testdata", file), m)
-				}
-			}
+			checkLint(t, "helm lint -f "+filepath.Join("testdata", file), vals)
 		})
 	}
 }
 
-// TestLintWithoutValues: `helm lint` of the bare chart finds exactly what a
-// user must supply, the app id and the bot's image, and nothing else.
-func TestLintWithoutValues(t *testing.T) {
+// TestLintChartDefaults: `helm lint` of the bare chart, with values.yaml's
+// defaults only, is clean too, although those defaults lack what an install
+// needs (appId, bot.image.repository, a credential): Helm's engine in lint
+// mode turns the templates' required and fail into information, while
+// install and template stop on them (TestRefusedValues).
+func TestLintChartDefaults(t *testing.T) {
 	t.Parallel()
-	linter := lint.All(chartDir, nil, namespace, true)
-	var errs []string
+	checkLint(t, "helm lint", nil)
+}
+
+// checkLint lints the chart with vals and fails on any error or warning.
+func checkLint(t *testing.T, cmd string, vals map[string]any) {
+	t.Helper()
+	linter := lint.All(chartDir, vals, namespace, true)
 	for _, m := range linter.Messages {
 		if m.Severity >= support.WarningSev {
-			errs = append(errs, m.Error())
-		}
-	}
-	all := strings.Join(errs, "\n")
-	for _, want := range []string{"appId", "repository"} {
-		if !strings.Contains(all, want) {
-			t.Errorf("helm lint without values: %q not named in\n%s", want, all)
-		}
-	}
-	for _, e := range errs {
-		if !strings.Contains(e, "/appId") {
-			t.Errorf("helm lint without values: unexpected %s", e)
+			t.Errorf("%s: %v", cmd, m)
+		} else {
+			t.Logf("%s: %v", cmd, m)
 		}
 	}
 }

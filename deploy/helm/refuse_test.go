@@ -81,13 +81,32 @@ func TestRefusedValues(t *testing.T) {
 			give: map[string]any{"sidecar.preStopSleepSeconds": 5},
 			want: "terminationGracePeriodSeconds (30) must exceed sidecar.preStopSleepSeconds + sidecar.shutdownGraceSeconds (30)",
 		},
-		// The schema's refusals.
+		// What an install needs and the chart's defaults lack: helm lint
+		// passes without them (TestLintChartDefaults), rendering does not.
+		{
+			name: "the chart's defaults only",
+			file: "",
+			want: "appId is required: set appId to the bot's Entra app (client) id",
+		},
 		{
 			name: "no app id",
 			file: "",
 			give: map[string]any{"bot.image.repository": "bot", "clientSecret": "s", "tenantId": "t"},
-			want: "appId",
+			want: "appId is required: set appId to the bot's Entra app (client) id",
 		},
+		{
+			name: "no bot image",
+			file: "defaults.yaml",
+			give: map[string]any{"bot.image.repository": ""},
+			want: "bot.image.repository is required: set it to your bot's image",
+		},
+		{
+			name: "no bot image, nothing else set",
+			file: "",
+			give: map[string]any{"appId": "11111111-2222-3333-4444-555555555555"},
+			want: "bot.image.repository is required: set it to your bot's image",
+		},
+		// The schema's refusals.
 		{
 			name: "app id not a GUID",
 			file: "defaults.yaml",
@@ -125,10 +144,10 @@ func TestRefusedValues(t *testing.T) {
 			want: "replicas",
 		},
 		{
-			name: "no bot image",
+			name: "entra token app id not a GUID",
 			file: "defaults.yaml",
-			give: map[string]any{"bot.image.repository": ""},
-			want: "repository",
+			give: map[string]any{"sidecar.acceptEntraTokens": true, "sidecar.entraTokenAppIds": []any{"my-other-bot"}},
+			want: "entraTokenAppIds",
 		},
 		{
 			name: "redis URL of another scheme",

@@ -119,10 +119,16 @@ refused zero or several.
 
 {{/*
 Validation: everything the schema cannot say, with a message that says what
-to change. Rendering stops at the first failure.
+to change. Rendering stops at the first failure. The values a user must
+supply are empty in values.yaml and checked here with required and fail
+rather than by the schema: helm lint (Helm's engine in lint mode) reports
+those as information, so the chart's defaults lint clean, while install and
+template stop with the message.
 */}}
 {{- define "bot-sidecar.validate" -}}
 {{- $v := .Values }}
+{{- $_ := required "appId is required: set appId to the bot's Entra app (client) id, a GUID (--set appId=<app id>)" $v.appId }}
+{{- $_ = required "bot.image.repository is required: set it to your bot's image (--set bot.image.repository=myregistry.azurecr.io/my-bot)" $v.bot.image.repository }}
 {{- $replicas := int $v.replicaCount }}
 {{- if and (eq $v.store.type "bolt") (gt $replicas 1) }}
 {{- fail "bolt stores references in a file on one volume; use store.type=redis for replicaCount > 1" }}
