@@ -15,6 +15,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
+	"github.com/botsidecar/sidecar/internal/ascii"
 	"github.com/botsidecar/sidecar/internal/guid"
 	"go.uber.org/zap"
 )
@@ -512,7 +513,7 @@ func (v *Validator) matchAudience(tok jwt.Token) (string, bool) {
 	auds, _ := tok.Audience()
 	for _, aud := range auds {
 		for _, want := range v.audiences {
-			if asciiEqualFold(aud, want) {
+			if ascii.EqualFold(aud, want) {
 				return aud, true
 			}
 		}
@@ -523,7 +524,7 @@ func (v *Validator) matchAudience(tok jwt.Token) (string, bool) {
 func (v *Validator) isEntraIssuer(iss string) bool {
 	for _, want := range v.entraIss {
 		// The tenant GUID may be configured in either case.
-		if asciiEqualFold(iss, want) {
+		if ascii.EqualFold(iss, want) {
 			return true
 		}
 	}
@@ -554,28 +555,7 @@ func checkEndorsement(key signingKey, channelID string) error {
 // serviceUrl ignoring ASCII case and one trailing slash (teams.ts
 // validateServiceUrl; BB-NET compares OrdinalIgnoreCase).
 func sameServiceURL(claim, activity string) bool {
-	return asciiEqualFold(strings.TrimSuffix(claim, "/"), strings.TrimSuffix(activity, "/"))
-}
-
-// asciiEqualFold is strings.EqualFold restricted to ASCII, so that Unicode
-// folding (K and the Kelvin sign) cannot make two different URLs or ids equal.
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range len(a) {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
+	return ascii.EqualFold(strings.TrimSuffix(claim, "/"), strings.TrimSuffix(activity, "/"))
 }
 
 func checkURL(s string) error {

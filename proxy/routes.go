@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/botsidecar/sidecar/internal/ascii"
 )
 
 // bodyKind says how a route's request body is rewritten.
@@ -183,26 +185,7 @@ func (r *route) matches(segs []string) bool {
 		return false
 	}
 	for i, want := range r.segments {
-		if want != "" && !asciiEqualFold(want, segs[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
+		if want != "" && !ascii.EqualFold(want, segs[i]) {
 			return false
 		}
 	}
