@@ -50,7 +50,20 @@ type cloudDefaults struct {
 	Endpoints
 	// loginTenant is the tenant of a MultiTenant bot's authority.
 	loginTenant string
+	// tokenExchangeAudience is the audience of a token another identity
+	// presents as the bot app's client assertion (a federated identity
+	// credential's audiences).
+	tokenExchangeAudience string
 }
+
+// The token-exchange audiences. Source: Microsoft Entra docs, "Configure an
+// application to trust a managed identity"
+// (workload-identity-federation-config-app-trust-managed-identity.md).
+const (
+	publicTokenExchangeAudience = "api://AzureADTokenExchange"
+	usgovTokenExchangeAudience  = "api://AzureADTokenExchangeUSGov"
+	chinaTokenExchangeAudience  = "api://AzureADTokenExchangeChina"
+)
 
 // Public cloud. Sources: botbuilder-dotnet AuthenticationConstants.cs
 // (ToChannelFromBotLoginUrlTemplate, ToChannelFromBotOAuthScope,
@@ -99,7 +112,8 @@ func defaultsFor(c Cloud) cloudDefaults {
 				OpenIDMetadataURL: usgovOpenIDMetadataURL,
 				ChannelIssuer:     usgovChannelIssuer,
 			},
-			loginTenant: usgovLoginTenant,
+			loginTenant:           usgovLoginTenant,
+			tokenExchangeAudience: usgovTokenExchangeAudience,
 		}
 	case CloudChina:
 		return cloudDefaults{
@@ -109,7 +123,8 @@ func defaultsFor(c Cloud) cloudDefaults {
 				OpenIDMetadataURL: chinaOpenIDMetadataURL,
 				ChannelIssuer:     chinaChannelIssuer,
 			},
-			loginTenant: chinaLoginTenant,
+			loginTenant:           chinaLoginTenant,
+			tokenExchangeAudience: chinaTokenExchangeAudience,
 		}
 	default:
 		return cloudDefaults{
@@ -119,7 +134,8 @@ func defaultsFor(c Cloud) cloudDefaults {
 				OpenIDMetadataURL: publicOpenIDMetadataURL,
 				ChannelIssuer:     publicChannelIssuer,
 			},
-			loginTenant: publicLoginTenant,
+			loginTenant:           publicLoginTenant,
+			tokenExchangeAudience: publicTokenExchangeAudience,
 		}
 	}
 }

@@ -36,6 +36,18 @@ type Config struct {
 	// (CredentialFederatedFile). The name is the one the Azure Workload
 	// Identity webhook injects.
 	FederatedTokenFile string `env:"AZURE_FEDERATED_TOKEN_FILE" usage:"workload identity: file holding a client assertion, re-read as it rotates"`
+	// FederatedTokenClientID is the identity FederatedTokenFile was issued
+	// for, as the webhook injects it from the service account's
+	// azure.workload.identity/client-id annotation. Equal to AppID (or
+	// unset): the token is the bot app's own assertion. Another id: the
+	// token is that identity's assertion, and its token for the
+	// token-exchange audience is the bot app's (CredentialFederatedWorkloadIdentity).
+	// Ignored without FederatedTokenFile.
+	FederatedTokenClientID string `env:"AZURE_CLIENT_ID" usage:"with AZURE_FEDERATED_TOKEN_FILE, the identity the token was issued for: MicrosoftAppId, or a managed identity that the bot's app trusts with a federated credential"`
+	// FederatedManagedIdentity is the client id of the managed identity
+	// whose token is the bot app's client assertion, or "system" for the
+	// system-assigned one (CredentialFederatedManagedIdentity). Lower-cased.
+	FederatedManagedIdentity string `env:"SIDECAR_FEDERATED_MANAGED_IDENTITY_CLIENT_ID" usage:"managed identity as a federated credential: the client id of the managed identity the bot's app trusts, or system; its token is the app's client assertion"`
 
 	// Cloud selects the defaults of Endpoints.
 	Cloud Cloud `env:"SIDECAR_CLOUD" envDefault:"public" usage:"public, usgov, usgovdod or china; sets the endpoint defaults"`
@@ -119,6 +131,7 @@ func Load(environ map[string]string) (Config, error) {
 	for _, v := range vars {
 		l.resolve(environ, v)
 	}
+	l.resolveWebhook(environ)
 
 	cfg, err := env.ParseAsWithOptions[Config](env.Options{
 		// Never nil: env reads the process environment when it is.

@@ -443,6 +443,8 @@ func TestVariables(t *testing.T) {
 		{Name: "SIDECAR_CLIENT_SECRET_FILE"},
 		{Name: "SIDECAR_CLIENT_CERT_FILE"},
 		{Name: "AZURE_FEDERATED_TOKEN_FILE"},
+		{Name: "AZURE_CLIENT_ID"},
+		{Name: "SIDECAR_FEDERATED_MANAGED_IDENTITY_CLIENT_ID"},
 		{Name: "SIDECAR_CLOUD", Default: "public"},
 		{Name: "SIDECAR_AUTHORITY_HOST", Default: "https://login.microsoftonline.com"},
 		{Name: "SIDECAR_TOKEN_SCOPE", Default: "https://api.botframework.com/.default"},

@@ -54,5 +54,5 @@ func ExampleLoad() {
 	// [redacted]
 	// MicrosoftAppTenantId (or TENANT_ID): required for MicrosoftAppType=SingleTenant
 	// SIDECAR_MAX_BODY_BYTES (4 characters, not shown): not a size like 8MiB, 512KiB, 1MB or 1048576
-	// more than one credential is set (CLIENT_SECRET, SIDECAR_CLIENT_CERT_FILE); keep exactly one of MicrosoftAppPassword (or CLIENT_SECRET), SIDECAR_CLIENT_SECRET_FILE, SIDECAR_CLIENT_CERT_FILE or AZURE_FEDERATED_TOKEN_FILE
+	// more than one credential is set (CLIENT_SECRET, SIDECAR_CLIENT_CERT_FILE); keep exactly one of MicrosoftAppPassword (or CLIENT_SECRET), SIDECAR_CLIENT_SECRET_FILE, SIDECAR_CLIENT_CERT_FILE, AZURE_FEDERATED_TOKEN_FILE or SIDECAR_FEDERATED_MANAGED_IDENTITY_CLIENT_ID
 }

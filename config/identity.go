@@ -57,7 +57,20 @@ const (
 	// CredentialManagedIdentity is the user-assigned managed identity of
 	// AppTypeUserAssignedMSI.
 	CredentialManagedIdentity
+	// CredentialFederatedManagedIdentity is a managed identity's token for
+	// the cloud's token-exchange audience as the bot app's client
+	// assertion (SIDECAR_FEDERATED_MANAGED_IDENTITY_CLIENT_ID).
+	CredentialFederatedManagedIdentity
+	// CredentialFederatedWorkloadIdentity is AZURE_FEDERATED_TOKEN_FILE
+	// issued for another identity (AZURE_CLIENT_ID), whose token for the
+	// token-exchange audience is the bot app's client assertion.
+	CredentialFederatedWorkloadIdentity
 )
+
+// SystemAssigned is the value of SIDECAR_FEDERATED_MANAGED_IDENTITY_CLIENT_ID
+// that selects the system-assigned managed identity (teams.ts spells its
+// MANAGED_IDENTITY_CLIENT_ID the same way).
+const SystemAssigned = "system"
 
 // String names the kind for logs.
 func (k CredentialKind) String() string {
@@ -72,6 +85,10 @@ func (k CredentialKind) String() string {
 		return "federated token file"
 	case CredentialManagedIdentity:
 		return "managed identity"
+	case CredentialFederatedManagedIdentity:
+		return "managed identity as federated credential"
+	case CredentialFederatedWorkloadIdentity:
+		return "federated token file of a trusted identity"
 	}
 	return "none"
 }
@@ -89,11 +106,30 @@ func (c Config) Credential() CredentialKind {
 		return CredentialSecretFile
 	case c.ClientCertFile != "":
 		return CredentialCertFile
+	case c.FederatedTokenFile != "" && c.FederatedTokenIdentity() != "":
+		return CredentialFederatedWorkloadIdentity
 	case c.FederatedTokenFile != "":
 		return CredentialFederatedFile
+	case c.FederatedManagedIdentity != "":
+		return CredentialFederatedManagedIdentity
 	}
 	return 0
 }
+
+// FederatedTokenIdentity returns the client id of the identity
+// FederatedTokenFile was issued for when that is not the bot's app
+// (AZURE_CLIENT_ID set, not MicrosoftAppId, and AZURE_FEDERATED_TOKEN_FILE set), else "".
+func (c Config) FederatedTokenIdentity() string {
+	if c.FederatedTokenFile == "" || c.FederatedTokenClientID == "" || strings.EqualFold(c.FederatedTokenClientID, c.AppID) {
+		return ""
+	}
+	return c.FederatedTokenClientID
+}
+
+// TokenExchangeAudience returns the cloud's audience for a token that
+// another identity presents as the bot app's client assertion:
+// api://AzureADTokenExchange, or its US Government or China variant.
+func (c Config) TokenExchangeAudience() string { return defaultsFor(c.Cloud).tokenExchangeAudience }
 
 // Authority returns the token authority, "{AuthorityHost}/{tenant}": the
 // cloud's Bot Framework login tenant for a MultiTenant bot (botframework.com

@@ -20,12 +20,13 @@ const (
 	varSecretFile    = "SIDECAR_CLIENT_SECRET_FILE"
 	varCertFile      = "SIDECAR_CLIENT_CERT_FILE"
 	varFederatedFile = "AZURE_FEDERATED_TOKEN_FILE"
+	varFederatedMI   = "SIDECAR_FEDERATED_MANAGED_IDENTITY_CLIENT_ID"
 	varOutboundAddr  = "SIDECAR_OUTBOUND_ADDR"
 	varTrusted       = "SIDECAR_TRUSTED_SERVICE_URLS"
 
 	varOutboundNonLoopback = "SIDECAR_OUTBOUND_NON_LOOPBACK_I_UNDERSTAND"
 	varTrustSharedHosts    = "SIDECAR_TRUST_SHARED_HOSTS_I_UNDERSTAND"
-	credentialsList        = "MicrosoftAppPassword (or CLIENT_SECRET), SIDECAR_CLIENT_SECRET_FILE, SIDECAR_CLIENT_CERT_FILE or AZURE_FEDERATED_TOKEN_FILE"
+	credentialsList        = "MicrosoftAppPassword (or CLIENT_SECRET), SIDECAR_CLIENT_SECRET_FILE, SIDECAR_CLIENT_CERT_FILE, AZURE_FEDERATED_TOKEN_FILE or SIDECAR_FEDERATED_MANAGED_IDENTITY_CLIENT_ID"
 )
 
 func parseBool(s string) (any, error) {
@@ -50,6 +51,7 @@ func (l *loader) check(c *Config) {
 	l.checkIdentity(c)
 	l.checkCredential(c)
 	l.checkEndpoints(c)
+	l.checkWorkloadIdentity(c)
 
 	l.addr("SIDECAR_INBOUND_ADDR", c.InboundAddr)
 	if l.addr(varOutboundAddr, c.OutboundAddr) && !c.OutboundNonLoopback && !loopbackAddr(c.OutboundAddr) {
@@ -120,7 +122,7 @@ func (l *loader) checkCredential(c *Config) {
 	}
 	var set []string
 	var count int
-	for _, name := range []string{varAppPassword, varSecretFile, varCertFile, varFederatedFile} {
+	for _, name := range []string{varAppPassword, varSecretFile, varCertFile, varFederatedFile, varFederatedMI} {
 		if names := l.present[name]; len(names) > 0 {
 			set = append(set, names...)
 			count++

@@ -17,10 +17,14 @@ type assertionFile struct {
 }
 
 func (c assertionFile) newAcquirer(opts Options) (acquirer, error) {
-	cred := confidential.NewCredFromAssertionCallback(func(context.Context, confidential.AssertionRequestOptions) (string, error) {
+	return newConfidentialAcquirer(opts, c.credential())
+}
+
+// credential is the MSAL credential that sends the file's content.
+func (c assertionFile) credential() confidential.Credential {
+	return confidential.NewCredFromAssertionCallback(func(context.Context, confidential.AssertionRequestOptions) (string, error) {
 		// Every call, not every 5 minutes as some SDKs do: acquisitions
 		// are rare (half-life), and a stale assertion costs a failure.
 		return readCredentialFile(c.path, "federated token file")
 	})
-	return newConfidentialAcquirer(opts, cred)
 }

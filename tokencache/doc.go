@@ -6,9 +6,11 @@
 //
 // A [Credential] says how the identity proves itself. It is built by one of
 // [ClientSecret], [ClientSecretFile], [CertificateFile], [AssertionFile]
-// (a federated token file) and [ManagedIdentity], so a Source has exactly one;
-// each credential lives in a file of its own that also builds its MSAL
-// client. [New] validates [Options] and builds that client without a request.
+// (a federated token file), [ManagedIdentity], and [FederatedManagedIdentity]
+// and [FederatedWorkloadIdentity] (another identity's token for the cloud's
+// token-exchange audience as the client assertion, kept until near its
+// expiry), so a Source has exactly one; each kind lives in a file of its own
+// that also builds its MSAL client. [New] validates [Options] and builds that client without a request.
 // The Source decides MSAL's instance discovery itself: on for a Microsoft
 // login host, off for any other (a fake Entra, a proxy). MSAL's HTTP client
 // (the caller's, or a default one) never follows a redirect: the token

@@ -20,9 +20,9 @@ import (
 var ErrNoToken = errors.New("no token")
 
 // Credential is how the identity proves itself. Build one with
-// ClientSecret, ClientSecretFile, CertificateFile, AssertionFile or
-// ManagedIdentity; each of them lives in a file of its own that also builds
-// its MSAL client.
+// ClientSecret, ClientSecretFile, CertificateFile, AssertionFile,
+// ManagedIdentity, FederatedManagedIdentity or FederatedWorkloadIdentity;
+// each kind lives in a file of its own that also builds its MSAL client.
 type Credential interface {
 	// authority names where tokens come from, for errors and logs, or
 	// says what of opts the credential misses to get them.
@@ -183,7 +183,7 @@ func validate(opts Options) (string, error) {
 	}
 	var authority string
 	if opts.Credential == nil {
-		problems = append(problems, "no credential; use ClientSecret, ClientSecretFile, CertificateFile, AssertionFile or ManagedIdentity")
+		problems = append(problems, "no credential; use ClientSecret, ClientSecretFile, CertificateFile, AssertionFile, ManagedIdentity, FederatedManagedIdentity or FederatedWorkloadIdentity")
 	} else {
 		var err error
 		if authority, err = opts.Credential.authority(opts); err != nil {

@@ -272,6 +272,20 @@ func tokenOptions(cfg config.Config, logger *zap.Logger, client *http.Client) to
 		o.Credential = tokencache.AssertionFile(cfg.FederatedTokenFile)
 	case config.CredentialManagedIdentity:
 		o.Credential = tokencache.ManagedIdentity()
+	case config.CredentialFederatedManagedIdentity:
+		id := cfg.FederatedManagedIdentity
+		if id == config.SystemAssigned {
+			id = tokencache.SystemAssignedIdentity
+		}
+		o.Credential = tokencache.FederatedManagedIdentity(id, cfg.TokenExchangeAudience())
+	case config.CredentialFederatedWorkloadIdentity:
+		// The identity's token comes from the bot's own tenant: a
+		// federated credential trusts an identity of the same tenant.
+		o.Credential = tokencache.FederatedWorkloadIdentity(tokencache.WorkloadIdentity{
+			TokenFile: cfg.FederatedTokenFile,
+			ClientID:  cfg.FederatedTokenIdentity(),
+			Tenant:    cfg.TenantID,
+		}, cfg.TokenExchangeAudience())
 	}
 	return o
 }

@@ -163,9 +163,31 @@ func TestWorkloadIdentity(t *testing.T) {
 		}
 	}
 	if got := envValue(t, sidecar, "MicrosoftAppTenantId"); got != "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee" {
-		// The sidecar reads MicrosoftAppTenantId, not the webhook's
-		// AZURE_TENANT_ID.
+		// The sidecar refuses to start when the webhook's AZURE_TENANT_ID
+		// disagrees; the ServiceAccount's tenant-id annotation makes the
+		// webhook inject this tenant.
 		t.Errorf("MicrosoftAppTenantId = %q; want the tenant", got)
+	}
+	if got := sa.Annotations["azure.workload.identity/tenant-id"]; got != "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee" {
+		t.Errorf("ServiceAccount tenant-id annotation = %q; want the tenant", got)
+	}
+}
+
+// TestWorkloadIdentityOfAManagedIdentity: the ServiceAccount may name a
+// managed identity the bot's app trusts; the sidecar reads it from the
+// webhook's AZURE_CLIENT_ID.
+func TestWorkloadIdentityOfAManagedIdentity(t *testing.T) {
+	t.Parallel()
+	const mi = "99999999-2222-3333-4444-555555555555"
+	r := mustRender(t, "workload-identity.yaml", map[string]any{"workloadIdentity.clientId": mi})
+	if len(r.serviceAccounts) != 1 {
+		t.Fatalf("%d ServiceAccounts; want 1", len(r.serviceAccounts))
+	}
+	if got := r.serviceAccounts[0].Annotations["azure.workload.identity/client-id"]; got != mi {
+		t.Errorf("ServiceAccount client-id annotation = %q; want %s", got, mi)
+	}
+	if got := envValue(t, r.container(t, "sidecar"), "MicrosoftAppId"); got != "11111111-2222-3333-4444-555555555555" {
+		t.Errorf("MicrosoftAppId = %q; want the bot's app id, not the identity's", got)
 	}
 }
 

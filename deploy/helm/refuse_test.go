@@ -58,12 +58,6 @@ func TestRefusedValues(t *testing.T) {
 			want: "appType=UserAssignedMSI takes no credential",
 		},
 		{
-			name: "workload identity for another client id",
-			file: "workload-identity.yaml",
-			give: map[string]any{"workloadIdentity.clientId": "99999999-2222-3333-4444-555555555555"},
-			want: "workloadIdentity.clientId must equal appId",
-		},
-		{
 			name: "single tenant without a tenant",
 			file: "defaults.yaml",
 			give: map[string]any{"tenantId": ""},

@@ -45,6 +45,24 @@ type EntraOptions struct {
 	// credential: PS256/RS256 signature, x5t#S256, iss = sub = client_id,
 	// aud = the token endpoint, not expired.
 	ClientCertificate *x509.Certificate
+	// FederatedIdentity, when set, is the client id of an identity that
+	// ClientID trusts with a federated identity credential (a managed
+	// identity): its tokens for TokenExchangeAudience, issued by this fake,
+	// are accepted as ClientID's client assertion when AcceptAssertion is
+	// set. The fake issues them two ways: at ManagedIdentityEndpoint, as a
+	// managed identity endpoint does, and at the token endpoint for
+	// client_id FederatedIdentity with ExpectedAssertion as its client
+	// assertion and scope TokenExchangeAudience + "/.default" (a workload
+	// identity federated on that identity).
+	FederatedIdentity string
+	// SystemAssigned makes FederatedIdentity the system-assigned identity:
+	// ManagedIdentityEndpoint then serves requests without a client_id, and
+	// only those.
+	SystemAssigned bool
+	// TokenExchangeAudience is the audience a federated identity's token
+	// must carry, as the federated identity credential's audiences say;
+	// empty means the public cloud's api://AzureADTokenExchange.
+	TokenExchangeAudience string
 	// ExpiresIn is the lifetime of issued tokens; 0 means one hour.
 	ExpiresIn time.Duration
 	// Signer signs issued tokens; nil means a fresh key with kid "entra-fake".
@@ -71,6 +89,7 @@ type Entra struct {
 	delay             time.Duration
 	failN, failStatus int
 	requests          int
+	miRequests        int
 	issued            []string
 	assertions        []string
 }
@@ -98,6 +117,7 @@ func NewEntra(opts EntraOptions) *Entra {
 	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", e.keys)
 	mux.HandleFunc("GET /{tenant}/discovery/keys", e.keys)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", e.token)
+	mux.HandleFunc("GET "+managedIdentityPath, e.managedIdentityToken)
 	e.srv = httptest.NewTLSServer(mux)
 	e.URL = e.srv.URL
 	return e
@@ -134,6 +154,14 @@ func (e *Entra) Requests() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.requests
+}
+
+// ManagedIdentityRequests returns how many requests reached
+// ManagedIdentityEndpoint, whatever their outcome.
+func (e *Entra) ManagedIdentityRequests() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.miRequests
 }
 
 // Issued returns every access token issued so far, oldest first (tests use
@@ -297,24 +325,43 @@ func (e *Entra) token(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("AADSTS70003: The app requested an unsupported grant type '%s'.", g))
 		return
 	}
-	if clientID == "" || (e.opts.ClientID != "" && clientID != e.opts.ClientID) {
+	// A federated identity exchanging its workload identity token for a
+	// token it can present as ClientID's assertion.
+	hop := e.opts.FederatedIdentity != "" && clientID == e.opts.FederatedIdentity
+	if !hop && (clientID == "" || (e.opts.ClientID != "" && clientID != e.opts.ClientID)) {
 		entraWriteError(w, http.StatusBadRequest, "unauthorized_client",
 			fmt.Sprintf("AADSTS700016: Application with identifier '%s' was not found in the directory '%s'.", clientID, tenant))
 		return
 	}
-	resource, ok := e.resource(r.PostForm.Get("scope"))
+	want := e.opts.Scope
+	if hop {
+		want = e.exchangeAudience() + "/.default"
+	}
+	resource, ok := resourceOf(r.PostForm.Get("scope"), want)
 	if !ok {
 		entraWriteError(w, http.StatusBadRequest, "invalid_scope",
 			"AADSTS1002012: The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
 		return
 	}
-	acr, ok := e.authenticate(r.PostForm, clientID, tenant)
+	acr, ok := e.authenticate(r.PostForm, clientID, tenant, hop)
 	if !ok {
 		entraWriteError(w, http.StatusUnauthorized, "invalid_client",
 			"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.")
 		return
 	}
+	access, expiresIn := e.issue(clientID, tenant, resource, acr)
+	secs := int64(expiresIn / time.Second)
+	entraWriteJSON(w, http.StatusOK, map[string]any{
+		"token_type":     "Bearer",
+		"expires_in":     secs,
+		"ext_expires_in": secs,
+		"access_token":   access,
+	})
+}
 
+// issue signs and records an access token of clientID for resource, and
+// returns it with its lifetime.
+func (e *Entra) issue(clientID, tenant, resource, acr string) (string, time.Duration) {
 	e.mu.Lock()
 	expiresIn := e.expiresIn
 	e.mu.Unlock()
@@ -340,19 +387,14 @@ func (e *Entra) token(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	e.issued = append(e.issued, access)
 	e.mu.Unlock()
-	secs := int64(expiresIn / time.Second)
-	entraWriteJSON(w, http.StatusOK, map[string]any{
-		"token_type":     "Bearer",
-		"expires_in":     secs,
-		"ext_expires_in": secs,
-		"access_token":   access,
-	})
+	return access, expiresIn
 }
 
-// resource checks the scope parameter and returns the audience of the token.
-// MSAL appends "openid offline_access profile" to every request; Entra
-// ignores them for the client-credentials grant, and so does the fake.
-func (e *Entra) resource(scope string) (string, bool) {
+// resourceOf checks the scope parameter and returns the audience of the
+// token: want if it is set, else any "{resource}/.default". MSAL appends
+// "openid offline_access profile" to every request; Entra ignores them for
+// the client-credentials grant, and so does the fake.
+func resourceOf(scope, want string) (string, bool) {
 	var found string
 	for _, s := range strings.Fields(scope) {
 		switch s {
@@ -364,15 +406,16 @@ func (e *Entra) resource(scope string) (string, bool) {
 		}
 		found = s
 	}
-	if found == "" || (e.opts.Scope != "" && found != e.opts.Scope) {
+	if found == "" || (want != "" && found != want) {
 		return "", false
 	}
 	return strings.TrimSuffix(found, "/.default"), true
 }
 
 // authenticate checks the client credential and returns the appidacr claim
-// Entra would issue: "1" for a secret, "2" for an assertion.
-func (e *Entra) authenticate(form url.Values, clientID, tenant string) (string, bool) {
+// Entra would issue: "1" for a secret, "2" for an assertion. The federated
+// identity's exchange (hop) takes ExpectedAssertion only.
+func (e *Entra) authenticate(form url.Values, clientID, tenant string, hop bool) (string, bool) {
 	e.mu.Lock()
 	secret, expected := e.clientSecret, e.expectedAssertion
 	e.mu.Unlock()
@@ -390,6 +433,10 @@ func (e *Entra) authenticate(form url.Values, clientID, tenant string) (string, 
 	e.mu.Unlock()
 	switch {
 	case expected != "" && subtle.ConstantTimeCompare([]byte(assertion), []byte(expected)) == 1:
+		return "2", true
+	case hop:
+		return "", false
+	case e.opts.FederatedIdentity != "" && e.federatedAssertionValid(assertion):
 		return "2", true
 	case e.opts.ClientCertificate != nil && e.certAssertionValid(assertion, clientID, tenant):
 		return "2", true

@@ -156,9 +156,6 @@ template stop with the message.
 {{- if gt (len $creds) 1 }}
 {{- fail (printf "more than one credential is set (%s); keep exactly one, the sidecar refuses to start otherwise" (join ", " $creds)) }}
 {{- end }}
-{{- if and $v.workloadIdentity.enabled $v.workloadIdentity.clientId (ne $v.workloadIdentity.clientId $v.appId) }}
-{{- fail "workloadIdentity.clientId must equal appId: the sidecar requests tokens as the bot's app (MicrosoftAppId) with the federated token, so the federated credential must be on the bot's app registration" }}
-{{- end }}
 {{- if has (int $v.bot.port) (list 3978 3979 9090) }}
 {{- fail (printf "bot.port %d is taken by the sidecar in the same pod (3978 inbound, 3979 outbound, 9090 admin); use another, such as 3980" (int $v.bot.port)) }}
 {{- end }}
