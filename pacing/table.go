@@ -50,7 +50,7 @@ func newTable[K comparable](size int, which uint8) *table[K] {
 	return &table[K]{lru: lru, size: size, which: which}
 }
 
-// expireBatch is how many idle states get drops per new key: more than
+// expireBatch is how many idle states are dropped per new key: more than
 // one, so that idle states drain faster than new ones arrive.
 const expireBatch = 2
 
