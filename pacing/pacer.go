@@ -3,6 +3,7 @@ package pacing
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -92,6 +93,14 @@ type convKey struct {
 }
 
 type tenantKey struct{ bot, tenant string }
+
+func (k convKey) clone() convKey {
+	return convKey{strings.Clone(k.bot), strings.Clone(k.conversation), k.class}
+}
+
+func (k tenantKey) clone() tenantKey {
+	return tenantKey{strings.Clone(k.bot), strings.Clone(k.tenant)}
+}
 
 // waiter is one held call.
 type waiter struct {

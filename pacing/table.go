@@ -28,9 +28,17 @@ func (s *keyState) idle(now int64) bool {
 	return !ok || t <= now-int64(s.lim.maxPer())
 }
 
+// tableKey is a key a table can own: clone copies its strings, which a
+// caller may have cut from a request's buffer; the table must not keep
+// that whole buffer alive for as long as it remembers the key.
+type tableKey[K any] interface {
+	comparable
+	clone() K
+}
+
 // table is the bounded set of states of one kind, least recently used
 // first. It is guarded by the pacer's mutex.
-type table[K comparable] struct {
+type table[K tableKey[K]] struct {
 	lru   *simplelru.LRU[K, *keyState]
 	size  int
 	which uint8 // the queue link its states' queues use
@@ -40,7 +48,7 @@ type table[K comparable] struct {
 	evictedActive uint64
 }
 
-func newTable[K comparable](size int, which uint8) *table[K] {
+func newTable[K tableKey[K]](size int, which uint8) *table[K] {
 	// The LRU never evicts on its own (size+1): get makes room first,
 	// skipping states that waiters point at.
 	lru, err := simplelru.NewLRU[K, *keyState](size+1, nil)
@@ -72,7 +80,7 @@ func (t *table[K]) get(k K, lim Limit, now int64) (s *keyState, ok bool) {
 		return nil, false
 	}
 	s = &keyState{lim: lim, queue: queue{which: t.which}}
-	t.lru.Add(k, s)
+	t.lru.Add(k.clone(), s)
 	return s, true
 }
 
