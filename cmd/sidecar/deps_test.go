@@ -87,6 +87,14 @@ var depRules = map[string]depRule{
 		},
 	},
 	"internal/testkit": {},
+	"pacing": {
+		allow: []string{"github.com/hashicorp/golang-lru/v2"},
+		forbid: product(map[string]string{
+			module + "/proxy":  "the pacer knows nothing of its callers",
+			module + "/config": "pacing takes Options from cmd/sidecar",
+			"net/http":         "pacing is scheduling only: no I/O",
+		}),
+	},
 	"proxy": {
 		allow: []string{"rewrite", "store", "internal/ascii", "internal/guid", "github.com/hashicorp/golang-lru/v2", "github.com/prometheus/client_golang", "go.uber.org/zap", "golang.org/x/sync"},
 		forbid: product(map[string]string{
