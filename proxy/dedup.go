@@ -50,9 +50,11 @@ type deliveryKeys struct {
 // keysOf derives an activity's keys. The activity id names a delivery on
 // its own; the content key catches the channel's second redelivery, which
 // carries a new id but the first one's sender, timestamp and text. It
-// needs a sender and a timestamp: without them two different "yes"
-// messages would collide. The type keeps a message and, say, a reaction
-// with the same timestamp apart.
+// needs all three: without a timestamp two different "yes" messages would
+// collide, and without text (an invoke, a reaction) only the timestamp
+// would tell two activities apart, so those are recognised by their id
+// alone. The type keeps a message and, say, a command with the same text
+// and timestamp apart.
 func keysOf(body []byte, f rewrite.Fields) deliveryKeys {
 	var k deliveryKeys
 	if f.ConversationID == "" {
@@ -66,8 +68,8 @@ func keysOf(body []byte, f rewrite.Fields) deliveryKeys {
 	}
 	_ = json.Unmarshal(f.From, &from)
 	ts, _, _ := rewrite.StringField(body, "timestamp")
-	if from.ID != "" && ts != "" {
-		text, _, _ := rewrite.StringField(body, "text")
+	text, _, _ := rewrite.StringField(body, "text")
+	if from.ID != "" && ts != "" && text != "" {
 		k.content = layerContent + ":" + hashParts(f.ChannelID, f.ConversationID, from.ID, f.Type, ts, text)
 	}
 	return k

@@ -83,6 +83,19 @@ func invokeBot() http.HandlerFunc {
 	}
 }
 
+// heldBot answers 200 with body once release is closed, or gives up with
+// its caller.
+func heldBot(release <-chan struct{}, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.WriteString(w, body)
+	}
+}
+
 func TestRedeliverySameID(t *testing.T) {
 	t.Parallel()
 	h := newDedupHarness(t, invokeBot(), nil)
@@ -138,12 +151,18 @@ func TestRedeliveryDifferentActivitiesForwarded(t *testing.T) {
 		{"other timestamp", strings.NewReplacer(`"id":"1712"`, `"id":"1713"`, `10:00:00.123Z`, `10:00:01.456Z`).Replace(dedupActivity)},
 		{"same id, other conversation", strings.Replace(dedupActivity, `"a:conv1"`, `"a:conv2"`, 1)},
 		{"no timestamp, same text", strings.NewReplacer(`"id":"1712"`, `"id":"1713"`, `"timestamp":"2026-11-23T10:00:00.123Z",`, ``).Replace(dedupActivity)},
+		// Two invokes with no text: only their ids tell them apart.
+		{"no text, same timestamp", strings.NewReplacer(`"id":"1712"`, `"id":"1713"`, `"text":"hello"`, `"value":{"n":2}`).Replace(dedupActivity)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newDedupHarness(t, okBot, nil)
-			h.post("Bearer good", dedupActivity, nil)
+			first := dedupActivity
+			if strings.Contains(tt.give, `"value"`) {
+				first = strings.Replace(dedupActivity, `"text":"hello"`, `"value":{"n":1}`, 1)
+			}
+			h.post("Bearer good", first, nil)
 			resp, body := h.post("Bearer good", tt.give, nil)
 			if resp.StatusCode != 200 || h.botCalls() != 2 {
 				t.Errorf("second activity = %d %s, bot calls %d; want 200 and forwarded (2 calls)", resp.StatusCode, body, h.botCalls())
@@ -155,14 +174,7 @@ func TestRedeliveryDifferentActivitiesForwarded(t *testing.T) {
 func TestRedeliveryInFlight(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
-	h := newDedupHarness(t, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, `{"late":true}`)
-	}, nil)
+	h := newDedupHarness(t, heldBot(release, `{"late":true}`), nil)
 	done := make(chan string, 1)
 	go func() {
 		resp, body := h.post("Bearer good", dedupActivity, nil)
@@ -244,12 +256,7 @@ func TestRedeliveryAfterBotDownForwarded(t *testing.T) {
 func TestRedeliveryAfterBotTimeoutNotForwarded(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
-	h := newDedupHarness(t, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}, func(o *InboundOptions) { o.BotTimeout = 100 * time.Millisecond })
+	h := newDedupHarness(t, heldBot(release, ""), func(o *InboundOptions) { o.BotTimeout = 100 * time.Millisecond })
 	defer close(release)
 	if resp, _ := h.post("Bearer good", dedupActivity, nil); resp.StatusCode != 504 {
 		t.Fatalf("first delivery = %d; want 504", resp.StatusCode)
