@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -79,6 +80,14 @@ type InboundOptions struct {
 	Metrics *Metrics
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Redeliveries is the redelivery window; nil forwards every delivery.
+	// A redelivery of an activity within RedeliveryWindow
+	// (DefaultRedeliveryWindow when zero) gets the first delivery's answer
+	// and does not reach the bot. Each store call is bounded by
+	// RedeliveryTimeout (DefaultRedeliveryTimeout when zero).
+	Redeliveries      Redeliveries
+	RedeliveryWindow  time.Duration
+	RedeliveryTimeout time.Duration
 }
 
 // DefaultMaxConcurrentBodies bounds the memory inbound bodies take to 8 ×
@@ -113,6 +122,8 @@ func NewInbound(opts InboundOptions) (*Inbound, error) {
 		return nil, errors.New("inbound: max body bytes and bot timeout must be positive")
 	case opts.MaxConcurrentBodies < 0 || int64(opts.MaxConcurrentBodies) > math.MaxInt64/opts.MaxBodyBytes:
 		return nil, errors.New("inbound: max concurrent bodies times max body bytes must be a positive int64")
+	case opts.RedeliveryWindow < 0 || opts.RedeliveryTimeout < 0:
+		return nil, errors.New("inbound: redelivery window and timeout must not be negative")
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
@@ -120,6 +131,8 @@ func NewInbound(opts InboundOptions) (*Inbound, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	opts.RedeliveryWindow = cmp.Or(opts.RedeliveryWindow, DefaultRedeliveryWindow)
+	opts.RedeliveryTimeout = cmp.Or(opts.RedeliveryTimeout, DefaultRedeliveryTimeout)
 	t := opts.Transport
 	if t == nil {
 		bt := http.DefaultTransport.(*http.Transport).Clone()
@@ -138,6 +151,17 @@ type inboundCall struct {
 	channelID    string
 	activityType string
 	botStatus    int
+	// botReached is set once the bot may have the activity: the body
+	// started to leave, or the bot answered.
+	botReached bool
+	// answer and answerType are the relayed answer, kept for the
+	// redelivery window when it fits store.MaxDeliveryBody.
+	answer     []byte
+	answerType string
+	// redelivery is the layer that recognised a redelivery; windowErr is
+	// why the window could not be asked (the activity was forwarded).
+	redelivery string
+	windowErr  error
 }
 
 func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -150,11 +174,18 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	putBuffer(buf)
 	in.opts.Metrics.request("inbound", "/api/messages", c.status)
-	logCall(in.log, "inbound activity", &c.outcome, in.opts.Now().Sub(start),
+	fields := []zap.Field{
 		zap.String("channel_id", c.channelID),
 		zap.String("activity_type", c.activityType),
 		zap.Int("bot_status", c.botStatus),
-	)
+	}
+	if c.redelivery != "" {
+		fields = append(fields, zap.String("redelivery", c.redelivery))
+	}
+	if c.windowErr != nil {
+		fields = append(fields, zap.NamedError("redelivery_window_error", c.windowErr))
+	}
+	logCall(in.log, "inbound activity", &c.outcome, in.opts.Now().Sub(start), fields...)
 }
 
 // serve validates, stores and forwards one activity. It answers the
@@ -202,6 +233,24 @@ func (in *Inbound) serve(w http.ResponseWriter, r *http.Request, c *inboundCall,
 	if vouched {
 		in.opts.Trust.Vouch(f.ServiceURL)
 	}
+	// Only now, with the token bound to the activity: a sender without a
+	// valid one can neither claim an activity nor read a recorded answer.
+	d, err := in.claim(ctx, keysOf(body, f))
+	if err != nil {
+		c.windowErr = err
+	}
+	if d.prior != nil {
+		in.replay(w, d, c)
+		return nil
+	}
+	err = in.deliver(w, r, body, f, vouched, c)
+	in.settle(ctx, d, c, err)
+	return err
+}
+
+// deliver stores the activity's references and forwards it to the bot.
+func (in *Inbound) deliver(w http.ResponseWriter, r *http.Request, body []byte, f rewrite.Fields, vouched bool, c *inboundCall) error {
+	ctx := r.Context()
 	// Stored before the bot sees the activity, so that its first reply
 	// resolves.
 	for _, ref := range captured(f, vouched, in.opts.Now()) {
@@ -233,14 +282,20 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 	botErr := func(reading bool, err error) error {
 		return &exchangeError{peer: peerBot, limit: in.opts.BotTimeout, reading: reading, err: withCause(ctx, err)}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.opts.BotURL, bytes.NewReader(body))
+	// The body records whether it started to leave: until it has, the
+	// bot cannot have the activity, and the redelivery window lets the
+	// channel's retry through (see settle).
+	sent := newAttemptBody(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.opts.BotURL, sent)
 	if err != nil {
 		return botErr(false, err)
 	}
+	req.ContentLength, req.GetBody = int64(len(body)), sent.again
 	copyHeaders(req.Header, r.Header, dropRequestHeaders)
 	botStart := in.opts.Now()
 	resp, err := in.transport.RoundTrip(req)
 	in.opts.Metrics.upstream("inbound", "/api/messages", in.opts.Now().Sub(botStart))
+	c.botReached = err == nil || sent.started()
 	if err != nil {
 		return botErr(false, err)
 	}
@@ -271,6 +326,14 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(answer)
 	c.status = resp.StatusCode
+	if in.opts.Redeliveries != nil {
+		// A copy: answer is a pooled buffer. A larger answer is recorded
+		// by its status alone.
+		c.answerType = resp.Header.Get("Content-Type")
+		if len(answer) <= store.MaxDeliveryBody {
+			c.answer = bytes.Clone(answer)
+		}
+	}
 	return nil
 }
 

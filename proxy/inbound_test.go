@@ -241,12 +241,7 @@ func TestInboundBotFailures(t *testing.T) {
 	t.Run("bot slow", func(t *testing.T) {
 		t.Parallel()
 		release := make(chan struct{})
-		h := newInboundHarness(t, func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-		}, func(o *InboundOptions) { o.BotTimeout = 100 * time.Millisecond })
+		h := newInboundHarness(t, heldBot(release, ""), func(o *InboundOptions) { o.BotTimeout = 100 * time.Millisecond })
 		defer close(release)
 		resp, body := h.post("Bearer good", inboundActivity, nil)
 		if resp.StatusCode != 504 || errorCode(t, []byte(body)) != CodeBotTimeout {

@@ -20,6 +20,7 @@ type Metrics struct {
 	retries      *prometheus.CounterVec
 	storeOps     *prometheus.CounterVec
 	storeErrors  *prometheus.CounterVec
+	redeliveries *prometheus.CounterVec
 	statusLabels map[int]string
 }
 
@@ -47,9 +48,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "sidecar_reference_store_errors_total",
 			Help: "Reference store operations that failed, by operation.",
 		}, []string{"op"}),
+		redeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sidecar_inbound_redeliveries_total",
+			Help: "Inbound activities recognised as a redelivery and answered with the first delivery's answer without reaching the bot, by the layer that recognised them (id: the same activity id; content: a new id with the same sender, timestamp and text).",
+		}, []string{"layer"}),
 		statusLabels: map[int]string{},
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.upstreamTime, m.retries, m.storeOps, m.storeErrors} {
+	for _, c := range []prometheus.Collector{m.requests, m.upstreamTime, m.retries, m.storeOps, m.storeErrors, m.redeliveries} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -97,6 +102,14 @@ func (m *Metrics) retryReason(reason string) {
 		return
 	}
 	m.retries.WithLabelValues(reason).Inc()
+}
+
+// redelivery counts a redelivery the layer recognised.
+func (m *Metrics) redelivery(layer string) {
+	if m == nil {
+		return
+	}
+	m.redeliveries.WithLabelValues(layer).Inc()
 }
 
 func (m *Metrics) storeOp(op string, err error, found bool) {

@@ -129,6 +129,9 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 		BotTimeout:   cfg.BotTimeout,
 		Logger:       logger.Named("inbound"),
 		Metrics:      metrics,
+		// The window lives where the references do: in process for
+		// memory:, across restarts for bolt:, across replicas for Redis.
+		Redeliveries: store.DeliveriesOf(a.store),
 	})
 	if err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -379,10 +380,12 @@ func (s *e2eStack) checkInvokes(t *testing.T) {
 		},
 	}
 	const conv = "a:1e2e-Invoke_Chat"
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s.conn.Reset()
-			activity := e2eTeamsActivity("invoke", "1700000000301", conv, "personal", s.conn.ServiceURL(),
+			// One id per invoke: the same id again would be a redelivery,
+			// answered with the first invoke's response.
+			activity := e2eTeamsActivity("invoke", strconv.Itoa(1700000000301+i), conv, "personal", s.conn.ServiceURL(),
 				`,"name":"`+tt.invokeName+`","value":`+tt.value)
 			resp, body := s.postInbound(activity, conv)
 			if resp.StatusCode != tt.wantStatus {

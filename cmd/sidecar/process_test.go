@@ -154,7 +154,13 @@ func (w *procWorld) activity(conversationID string) string {
 // postInbound posts a signed activity; the status, or 0 on a transport
 // error (the process may be dying).
 func (w *procWorld) postInbound(p *sidecarProc, conversationID string) int {
-	req, _ := http.NewRequest(http.MethodPost, p.inbound+"/api/messages", strings.NewReader(w.activity(conversationID)))
+	return w.postActivity(p, w.activity(conversationID))
+}
+
+// postActivity posts a signed activity body; the status, or 0 on a
+// transport error.
+func (w *procWorld) postActivity(p *sidecarProc, activity string) int {
+	req, _ := http.NewRequest(http.MethodPost, p.inbound+"/api/messages", strings.NewReader(activity))
 	req.Header.Set("Authorization", "Bearer "+w.token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -659,4 +665,76 @@ func TestProcessHungRedis(t *testing.T) {
 
 	srv.Resume()
 	testkit.WaitFor(t, 30*time.Second, func() bool { return inRedis(t, rdb, "a:1during-hang") }, "the queued reference in Redis after the hang")
+}
+
+// redelivered posts activity to p and checks that it is answered 200
+// without reaching the bot.
+func (w *procWorld) redelivered(p *sidecarProc, activity, what string) {
+	w.t.Helper()
+	hits := w.botHits.Load()
+	if status := w.postActivity(p, activity); status != 200 {
+		w.t.Fatalf("%s = %d; want 200, the first delivery's answer", what, status)
+	}
+	if n := w.botHits.Load(); n != hits {
+		w.t.Errorf("%s reached the bot (%d calls, %d before); want it answered from the window", what, n, hits)
+	}
+}
+
+// TestProcessRedeliveryAfterRestart: the channel's redeliveries of an
+// activity that a previous process forwarded, with the same id and then a
+// new one, do not reach the bot again; the window is in the bolt file.
+func TestProcessRedeliveryAfterRestart(t *testing.T) {
+	t.Parallel()
+	w := newProcWorld(t)
+	env := map[string]string{"SIDECAR_STORE": "bolt:" + filepath.Join(t.TempDir(), "references.db")}
+	first := e2eTeamsActivity("message", "1700000000101", "a:1redeliver", "personal", w.conn.ServiceURL(), `,"text":"once"`)
+	a := w.start(env)
+	if status := w.postActivity(a, first); status != 200 || w.botHits.Load() != 1 {
+		t.Fatalf("first delivery = %d, bot calls %d; want 200, 1", status, w.botHits.Load())
+	}
+	if code, _ := a.signal(syscall.SIGTERM, 10*time.Second); code != 0 {
+		t.Fatalf("exit code after SIGTERM = %d; want 0", code)
+	}
+	b := w.start(env)
+	w.redelivered(b, first, "the same id after a restart")
+	w.redelivered(b, strings.Replace(first, "1700000000101", "1700000000102", 1), "a new id with the same content after a restart")
+	if m := b.adminGet("/metrics"); !strings.Contains(m, `sidecar_inbound_redeliveries_total{layer="content"} 1`) ||
+		!strings.Contains(m, `sidecar_inbound_redeliveries_total{layer="id"} 1`) {
+		t.Errorf("metrics lack one redelivery per layer:\n%s", grepLines(m, "redeliveries"))
+	}
+	other := strings.NewReplacer("1700000000101", "1700000000103", `"text":"once"`, `"text":"twice"`).Replace(first)
+	if status := w.postActivity(b, other); status != 200 || w.botHits.Load() != 2 {
+		t.Errorf("a new message = %d, bot calls %d; want 200 and forwarded (2 calls)", status, w.botHits.Load())
+	}
+}
+
+// TestProcessRedeliveryAcrossReplicas: a redelivery that lands on another
+// replica than the first delivery is recognised through Redis.
+func TestProcessRedeliveryAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	w := newProcWorld(t)
+	redis := testkit.StartRedis(t, testkit.RedisOptions{})
+	env := map[string]string{"SIDECAR_STORE": redis.URL() + "/0"}
+	a := w.start(env)
+	b := w.start(env)
+	first := e2eTeamsActivity("message", "1700000000201", "a:1replicas", "personal", w.conn.ServiceURL(), `,"text":"once"`)
+	if status := w.postActivity(a, first); status != 200 || w.botHits.Load() != 1 {
+		t.Fatalf("first delivery to A = %d, bot calls %d; want 200, 1", status, w.botHits.Load())
+	}
+	w.redelivered(b, first, "the same id through B")
+	w.redelivered(b, strings.Replace(first, "1700000000201", "1700000000202", 1), "a new id with the same content through B")
+	if m := b.adminGet("/metrics"); !strings.Contains(m, `sidecar_inbound_redeliveries_total{layer="id"} 1`) {
+		t.Errorf("B's metrics lack the redelivery:\n%s", grepLines(m, "redeliveries"))
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

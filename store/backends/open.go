@@ -76,7 +76,7 @@ func Open(ctx context.Context, spec store.Spec, opts Options) (store.Store, erro
 	ttl := cmp.Or(opts.TTL, store.DefaultTTL)
 	switch spec.Kind() {
 	case store.KindMemory:
-		return memstore.Open(memstore.Options{Size: size, OnEvict: opts.OnEvict})
+		return memstore.Open(memstore.Options{Size: size, OnEvict: opts.OnEvict, Now: opts.Now})
 	case store.KindBolt:
 		b, err := boltstore.Open(ctx, boltstore.Options{
 			Path:   spec.Path(),

@@ -126,7 +126,7 @@ func Open(ctx context.Context, opts Options) (*Bolt, error) {
 		return b, nil
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{refsBucket, tenantsBucket} {
+		for _, name := range [][]byte{refsBucket, tenantsBucket, deliveriesBucket} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -317,25 +317,36 @@ func (b *Bolt) List(ctx context.Context, fn func(store.Reference) bool) error {
 	}
 }
 
-// Run deletes expired references at start and then every SweepInterval
-// until ctx is done. It logs failures, since no caller waits for them.
+// Run deletes expired references at start and then every SweepInterval,
+// and expired deliveries every DefaultDeliverySweepInterval, until ctx is
+// done. It logs failures, since no caller waits for them.
 func (b *Bolt) Run(ctx context.Context) error {
 	t := time.NewTicker(b.interval)
 	defer t.Stop()
+	dt := time.NewTicker(DefaultDeliverySweepInterval)
+	defer dt.Stop()
+	sweepRefs := true
 	for {
-		n, err := b.Sweep(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err != nil:
-			b.logger.Warn("reference sweep failed", zap.Error(err), zap.Int("deleted", n))
-		case n > 0:
-			b.logger.Info("expired references deleted", zap.Int("deleted", n))
+		if sweepRefs {
+			n, err := b.Sweep(ctx)
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case err != nil:
+				b.logger.Warn("reference sweep failed", zap.Error(err), zap.Int("deleted", n))
+			case n > 0:
+				b.logger.Info("expired references deleted", zap.Int("deleted", n))
+			}
+		} else if _, err := b.SweepDeliveries(ctx); err != nil && ctx.Err() == nil {
+			b.logger.Warn("delivery sweep failed", zap.Error(err))
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			sweepRefs = true
+		case <-dt.C:
+			sweepRefs = false
 		}
 	}
 }

@@ -404,3 +404,56 @@ func rawKeys(t *testing.T, b *Bolt, bucket []byte) int {
 	}
 	return n
 }
+
+func TestBoltDeliveriesConformance(t *testing.T) {
+	t.Parallel()
+	clock := testkit.NewClock()
+	b := openTestBolt(t, Options{Now: clock.Now})
+	storetest.DeliveriesConformance(t, b, func() { clock.Advance(storetest.DeliveriesWindow + time.Second) })
+	if d := store.DeliveriesOf(newCachedOver(t, b)); d != store.Deliveries(b) {
+		t.Errorf("DeliveriesOf(Cached over Bolt) = %v; want the Bolt", d)
+	}
+}
+
+func newCachedOver(t *testing.T, b *Bolt) *cachedstore.Cached {
+	t.Helper()
+	c, err := cachedstore.New(b, cachedstore.Options{Size: 10, Durable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// The window survives a restart: a redelivery after it is still known,
+// with its answer; the sweep deletes only expired deliveries.
+func TestBoltDeliveriesSurviveReopen(t *testing.T) {
+	t.Parallel()
+	clock := testkit.NewClock()
+	path := filepath.Join(t.TempDir(), "references.db")
+	b, err := Open(t.Context(), Options{Path: path, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.Delivery{Status: 200, Body: []byte(`{"ok":1}`)}
+	for _, k := range []string{"id:first", "id:second"} {
+		if _, _, err := b.Claim(t.Context(), k, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Record(t.Context(), k, want); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(50 * time.Second)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b = openTestBolt(t, Options{Path: path, Now: clock.Now})
+	// Now id:first is 100 s old, past its minute; id:second is 50 s old.
+	if n, err := b.SweepDeliveries(t.Context()); err != nil || n != 1 {
+		t.Errorf("SweepDeliveries = %d, %v; want 1 deleted", n, err)
+	}
+	prior, claimed, err := b.Claim(t.Context(), "id:second", time.Minute)
+	if err != nil || claimed || prior == nil || string(prior.Body) != `{"ok":1}` {
+		t.Errorf("Claim after reopen = %+v, %v, %v; want the recorded answer", prior, claimed, err)
+	}
+}

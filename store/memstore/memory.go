@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
@@ -23,9 +24,14 @@ type Memory struct {
 
 	mu     sync.Mutex
 	tenant *lru.Cache[string, string] // tenant id → newest conversation id
+
+	*Window // the redelivery window, as short-lived as the references
 }
 
-var _ store.Store = (*Memory)(nil)
+var (
+	_ store.Store      = (*Memory)(nil)
+	_ store.Deliveries = (*Memory)(nil)
+)
 
 // Options configures Open.
 type Options struct {
@@ -35,6 +41,8 @@ type Options struct {
 	// reference is dropped to make room: a conversation the bot can no
 	// longer reach. It runs inside Put and must be quick.
 	OnEvict func(total uint64)
+	// Now is the redelivery window's clock; time.Now when nil.
+	Now func() time.Time
 }
 
 // New returns a Memory store holding at most maxEntries references.
@@ -56,7 +64,12 @@ func Open(opts Options) (*Memory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("memory store tenants: %w", err)
 	}
-	m.refs, m.tenant = refs, tenant
+	// As many deliveries as references: each activity costs one of each.
+	window, err := NewWindow(maxEntries, opts.Now)
+	if err != nil {
+		return nil, err
+	}
+	m.refs, m.tenant, m.Window = refs, tenant, window
 	return m, nil
 }
 

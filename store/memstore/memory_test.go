@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/botsidecar/sidecar/internal/testkit"
 	"github.com/botsidecar/sidecar/store/internal/storetest"
 	"github.com/botsidecar/sidecar/store/memstore"
 )
@@ -80,4 +81,14 @@ func TestMemoryCountsEvictions(t *testing.T) {
 	if len(calls) != 2 || calls[0] != 1 || calls[1] != 2 {
 		t.Errorf("OnEvict calls = %v; want [1 2]", calls)
 	}
+}
+
+func TestWindowConformance(t *testing.T) {
+	t.Parallel()
+	clock := testkit.NewClock()
+	m, err := memstore.Open(memstore.Options{Size: 100, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.DeliveriesConformance(t, m, func() { clock.Advance(storetest.DeliveriesWindow + time.Second) })
 }

@@ -310,3 +310,39 @@ func BenchmarkGet(b *testing.B) {
 		storetest.BenchGet(b, cached(b, r, storetest.BenchRefs), cached(b, r, 1), true)
 	})
 }
+
+func TestRedisDeliveriesConformance(t *testing.T) {
+	t.Parallel()
+	srv := testkit.StartRedis(t, testkit.RedisOptions{})
+	r := openTestRedis(t, srv.URL(), Options{})
+	storetest.DeliveriesConformance(t, r, nil)
+	// Redis expires claims itself; Record keeps the claim's TTL.
+	if _, _, err := r.Claim(t.Context(), "id:ttl", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Record(t.Context(), "id:ttl", store.Delivery{Status: 200}); err != nil {
+		t.Fatal(err)
+	}
+	ttl, err := rawRedis(t, srv).PTTL(t.Context(), r.deliveryKey("id:ttl")).Result()
+	if err != nil || ttl <= 0 || ttl > time.Minute {
+		t.Errorf("PTTL after Record = %v, %v; want the claim's minute kept", ttl, err)
+	}
+}
+
+// Two replicas share the window: one claim wins, the other reads its
+// answer.
+func TestRedisDeliveriesShared(t *testing.T) {
+	t.Parallel()
+	url := testkit.StartRedis(t, testkit.RedisOptions{}).URL()
+	a, b := openTestRedis(t, url, Options{}), openTestRedis(t, url, Options{})
+	if _, claimed, err := a.Claim(t.Context(), "id:x", time.Minute); err != nil || !claimed {
+		t.Fatalf("Claim on A = %v, %v; want claimed", claimed, err)
+	}
+	if err := a.Record(t.Context(), "id:x", store.Delivery{Status: 201, Body: []byte("b")}); err != nil {
+		t.Fatal(err)
+	}
+	prior, claimed, err := b.Claim(t.Context(), "id:x", time.Minute)
+	if err != nil || claimed || prior == nil || prior.Status != 201 || string(prior.Body) != "b" {
+		t.Errorf("Claim on B = %+v, %v, %v; want A's answer", prior, claimed, err)
+	}
+}
