@@ -90,7 +90,8 @@ func BenchmarkOutboundHandler(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchActivity)))
 	for b.Loop() {
-		req := httptest.NewRequest("POST", "/v3/conversations/a%3A1personal/activities/1712345678901", strings.NewReader(benchActivity))
+		req := httptest.NewRequest("POST", "http://127.0.0.1:3979/v3/conversations/a%3A1personal/activities/1712345678901", strings.NewReader(benchActivity))
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
 		if w.Code != 200 {
