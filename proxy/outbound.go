@@ -327,6 +327,13 @@ func (a *attemptBody) Read(p []byte) (int, error) {
 	return a.r.Read(p)
 }
 
+// WriteTo keeps the transport's fast path: bytes.Reader hands its slice
+// to the connection's writer in one call instead of a copy loop.
+func (a *attemptBody) WriteTo(w io.Writer) (int64, error) {
+	a.touched.Store(true)
+	return a.r.WriteTo(w)
+}
+
 func (a *attemptBody) Close() error { return nil }
 
 // again is GetBody: a fresh copy that reports to the same flag.

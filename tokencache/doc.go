@@ -1,6 +1,7 @@
 // Package tokencache supplies the bot's outbound Bot Connector token: an
 // app-only token for the configured identity, acquired from Entra with MSAL Go
-// or from a user-assigned managed identity.
+// (client secret, certificate, a federated assertion from a file or from a
+// managed identity) or from a user-assigned managed identity directly.
 //
 // # Shape
 //
