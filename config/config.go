@@ -100,6 +100,15 @@ type Config struct {
 	BotTimeout time.Duration `env:"SIDECAR_BOT_TIMEOUT" envDefault:"14s" usage:"how long an inbound call waits for the bot (the channel gives up at about 15s)"`
 	// ShutdownGrace is how long in-flight calls may finish after SIGTERM.
 	ShutdownGrace time.Duration `env:"SIDECAR_SHUTDOWN_GRACE" envDefault:"25s" usage:"time in-flight calls get to finish after SIGTERM"`
+	// Pacing holds each outbound call until it fits the channel's rate
+	// limits instead of sending it into a 429. The limits are parsed by
+	// package pacing, where cmd/sidecar builds the pacer; their defaults
+	// are the published Teams limits.
+	Pacing        bool          `env:"SIDECAR_PACING" envDefault:"false" usage:"hold outbound calls until they fit the rate limits below, instead of sending them into a 429"`
+	PacingSend    string        `env:"SIDECAR_PACING_SEND" envDefault:"7/1s,8/2s,60/30s,1800/1h" show:"word" usage:"per conversation: sends and creates (count/period, comma-separated windows, or off)"`
+	PacingRead    string        `env:"SIDECAR_PACING_READ" envDefault:"14/1s,16/2s,120/30s,3600/1h" show:"word" usage:"per conversation: member and conversation reads"`
+	PacingTenant  string        `env:"SIDECAR_PACING_TENANT" envDefault:"50/1s" show:"word" usage:"per tenant: every call of the bot"`
+	PacingMaxWait time.Duration `env:"SIDECAR_PACING_MAX_WAIT" envDefault:"10s" usage:"longest a call is held; past it the bot gets 429 with Retry-After"`
 	// MaxBodyBytes caps request bodies on both listeners (413 beyond).
 	MaxBodyBytes Size `env:"SIDECAR_MAX_BODY_BYTES" envDefault:"8MiB" usage:"larger request bodies get 413, on both listeners"`
 	// LogLevel is debug, info, warn or error.

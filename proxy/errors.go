@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/botsidecar/sidecar/pacing"
 	"github.com/botsidecar/sidecar/rewrite"
 	"github.com/botsidecar/sidecar/store"
 )
@@ -43,6 +44,7 @@ const (
 	CodeInternal            = "InternalError"
 	CodeInboundBusy         = "InboundBusy"
 	CodeForbidden           = "Forbidden"
+	CodeThrottled           = "Throttled"
 )
 
 // StatusClientClosedRequest is the status logged (and counted) for a call
@@ -207,6 +209,10 @@ func classify(err error) (status int, code, msg string) {
 	case errors.Is(err, context.Canceled):
 		// Before everything else: whatever failed, nobody is waiting.
 		return StatusClientClosedRequest, CodeClientClosed, "the client closed the request"
+	case errors.Is(err, pacing.ErrThrottled):
+		// The code Teams itself answers a 429 with; Retry-After comes from
+		// the pacer (writeError).
+		return http.StatusTooManyRequests, CodeThrottled, "the call would exceed the channel's rate limits: " + err.Error()
 	case errors.As(err, &le):
 		row := failures[le.kind]
 		if le.code != "" {

@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/botsidecar/sidecar/pacing"
 	"github.com/botsidecar/sidecar/store"
 )
 
@@ -27,6 +28,12 @@ type TokenSource interface {
 	// Invalidate drops token if it is still the cached one: the connector
 	// answered 401 to it.
 	Invalidate(token string)
+}
+
+// Pacer holds a call until it fits the channel's rate limits, or refuses it
+// with an error that carries its Retry-After (*pacing.Pacer).
+type Pacer interface {
+	Wait(ctx context.Context, key pacing.Key) (time.Duration, error)
 }
 
 // References resolves conversations to the references captured inbound.
@@ -63,6 +70,9 @@ type OutboundOptions struct {
 	Transport http.RoundTripper
 	// Retry bounds retries; its zero fields take the documented defaults.
 	Retry RetryPolicy
+	// Pacer holds each attempt until it fits the rate limits; nil sends
+	// at once.
+	Pacer Pacer
 	// Logger gets one line per call; nil discards them.
 	Logger *zap.Logger
 	// Metrics records calls; nil records nothing.
@@ -234,6 +244,13 @@ func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header
 	retries := 0
 	idempotent := idempotentMethod(c.method)
 	for {
+		// Every attempt counts at the connector, retries included, so each
+		// one waits for its turn.
+		if o.opts.Pacer != nil {
+			if _, err := o.opts.Pacer.Wait(ctx, o.paceKey(c)); err != nil {
+				return nil, err
+			}
+		}
 		c.attempts++
 		c.tokenUsed = token
 		header.Set("Authorization", "Bearer "+token)
@@ -305,6 +322,25 @@ func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header
 		}
 		return resp, nil
 	}
+}
+
+// paceKey is what c counts against: the bot, the tenant, and for the
+// classes Teams limits per conversation, the conversation (a create's: the
+// user it opens a chat with, or the channel it posts in).
+func (o *Outbound) paceKey(c *call) pacing.Key {
+	k := pacing.Key{Bot: o.opts.AppID, Tenant: c.tenant, Class: c.route.pace}
+	if k.Tenant == "" && c.up.ref != nil {
+		k.Tenant = c.up.ref.TenantID
+	}
+	switch {
+	case c.route.pace == pacing.ClassCreate && c.create.ChannelDataChannelID != "":
+		k.Conversation = c.create.ChannelDataChannelID
+	case c.route.pace == pacing.ClassCreate && len(c.create.MemberIDs) == 1:
+		k.Conversation = c.create.MemberIDs[0]
+	case c.route.pace != pacing.ClassOther:
+		k.Conversation = c.conversationID
+	}
+	return k
 }
 
 // attemptBody is one attempt's request body. It records whether the

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/botsidecar/sidecar/internal/ascii"
+	"github.com/botsidecar/sidecar/pacing"
 )
 
 // bodyKind says how a route's request body is rewritten.
@@ -32,6 +33,8 @@ const (
 // route is one row of the Bot Connector route table.
 type route struct {
 	method string
+	// pace is the rate-limit class of its calls (pacing).
+	pace pacing.Class
 	// pattern is the route template, safe for logs and metric labels.
 	// Segments in braces match any one non-empty segment.
 	pattern string
@@ -50,25 +53,25 @@ type route struct {
 // so a literal segment comes before a parameter in the same place
 // (".../activities/history" before ".../activities/{activityId}").
 var routeTable = newRouteTable([]route{
-	{method: http.MethodGet, pattern: "/v3/conversations"},
-	{method: http.MethodPost, pattern: "/v3/conversations", body: bodyCreate, tenant: tenantBody},
-	{method: http.MethodPost, pattern: "/v3/conversations/{conversationId}/activities", body: bodyActivity},
+	{method: http.MethodGet, pattern: "/v3/conversations", pace: pacing.ClassRead},
+	{method: http.MethodPost, pattern: "/v3/conversations", body: bodyCreate, tenant: tenantBody, pace: pacing.ClassCreate},
+	{method: http.MethodPost, pattern: "/v3/conversations/{conversationId}/activities", body: bodyActivity, pace: pacing.ClassSend},
 	{method: http.MethodPost, pattern: "/v3/conversations/{conversationId}/activities/history", body: bodyTranscript},
-	{method: http.MethodPost, pattern: "/v3/conversations/{conversationId}/activities/{activityId}", body: bodyActivity},
+	{method: http.MethodPost, pattern: "/v3/conversations/{conversationId}/activities/{activityId}", body: bodyActivity, pace: pacing.ClassSend},
 	{method: http.MethodPut, pattern: "/v3/conversations/{conversationId}/activities/{activityId}", body: bodyActivity},
 	{method: http.MethodDelete, pattern: "/v3/conversations/{conversationId}/activities/{activityId}"},
-	{method: http.MethodGet, pattern: "/v3/conversations/{conversationId}/activities/{activityId}/members"},
+	{method: http.MethodGet, pattern: "/v3/conversations/{conversationId}/activities/{activityId}/members", pace: pacing.ClassRead},
 	{method: http.MethodPut, pattern: "/v3/conversations/{conversationId}/activities/{activityId}/reactions/{reactionType}"},
 	{method: http.MethodDelete, pattern: "/v3/conversations/{conversationId}/activities/{activityId}/reactions/{reactionType}"},
-	{method: http.MethodGet, pattern: "/v3/conversations/{conversationId}/members"},
-	{method: http.MethodGet, pattern: "/v3/conversations/{conversationId}/members/{memberId}"},
+	{method: http.MethodGet, pattern: "/v3/conversations/{conversationId}/members", pace: pacing.ClassRead},
+	{method: http.MethodGet, pattern: "/v3/conversations/{conversationId}/members/{memberId}", pace: pacing.ClassRead},
 	{method: http.MethodDelete, pattern: "/v3/conversations/{conversationId}/members/{memberId}"},
-	{method: http.MethodGet, pattern: "/v3/conversations/{conversationId}/pagedmembers"},
+	{method: http.MethodGet, pattern: "/v3/conversations/{conversationId}/pagedmembers", pace: pacing.ClassRead},
 	{method: http.MethodPost, pattern: "/v3/conversations/{conversationId}/attachments"},
 	{method: http.MethodGet, pattern: "/v3/attachments/{attachmentId}"},
 	{method: http.MethodGet, pattern: "/v3/attachments/{attachmentId}/views/{viewId}"},
-	{method: http.MethodGet, pattern: "/v3/teams/{teamId}"},
-	{method: http.MethodGet, pattern: "/v3/teams/{teamId}/conversations"},
+	{method: http.MethodGet, pattern: "/v3/teams/{teamId}", pace: pacing.ClassRead},
+	{method: http.MethodGet, pattern: "/v3/teams/{teamId}/conversations", pace: pacing.ClassRead},
 	{method: http.MethodGet, pattern: "/v1/meetings/{meetingId}", tenant: tenantQuery},
 	{method: http.MethodGet, pattern: "/v1/meetings/{meetingId}/participants/{participantId}", tenant: tenantQuery},
 	{method: http.MethodPost, pattern: "/v1/meetings/{meetingId}/notification", tenant: tenantQuery},

@@ -10,10 +10,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/botsidecar/sidecar/internal/fakes"
+	"github.com/botsidecar/sidecar/pacing"
 	"github.com/botsidecar/sidecar/store"
 )
 
@@ -322,5 +324,37 @@ func TestOutboundReplaysASendOnlyIfItNeverLeft(t *testing.T) {
 				t.Errorf("messages at the connector = %d; want %d", n, tt.wantCalls)
 			}
 		})
+	}
+}
+
+// With a pacer, a send that does not fit the conversation's limit is not
+// sent into a 429: it is refused locally with the pacer's Retry-After, and
+// another conversation's send is not held up.
+func TestOutboundPacesSends(t *testing.T) {
+	t.Parallel()
+	one, err := pacing.ParseLimit("1/1s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	p, err := pacing.New(pacing.Options{Send: one, Create: one, Read: one, Tenant: pacing.Limit{}, MaxWait: 0, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(o *OutboundOptions) { o.Pacer = p })
+	h.putRef("a:1")
+	h.putRef("a:2")
+	if resp, body := h.do("POST", "/v3/conversations/a:1/activities", `{"type":"message"}`, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("first send = %d %s; want 200", resp.StatusCode, body)
+	}
+	resp, body := h.do("POST", "/v3/conversations/a:1/activities", `{"type":"message"}`, nil)
+	if resp.StatusCode != http.StatusTooManyRequests || errorCode(t, body) != CodeThrottled || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("second send in the same second = %d %q %s; want 429 %s with Retry-After 1", resp.StatusCode, resp.Header.Get("Retry-After"), body, CodeThrottled)
+	}
+	if resp, body := h.do("POST", "/v3/conversations/a:2/activities", `{"type":"message"}`, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("another conversation's send = %d %s; want 200", resp.StatusCode, body)
+	}
+	if n := len(h.conn.Requests()); n != 2 {
+		t.Errorf("connector got %d sends; want 2", n)
 	}
 }

@@ -99,7 +99,12 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 	if cfg.AppType != config.AppTypeMultiTenant {
 		tenant = cfg.TenantID
 	}
+	pacer, err := newPacer(cfg)
+	if err != nil {
+		return nil, err
+	}
 	outbound, err := proxy.NewOutbound(proxy.OutboundOptions{
+		Pacer:             pacer,
 		AppID:             cfg.AppID,
 		TenantID:          tenant,
 		Tokens:            a.tokens,

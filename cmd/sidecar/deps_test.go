@@ -51,7 +51,7 @@ var depRules = map[string]depRule{
 	},
 	"cmd/sidecar": {
 		allow: []string{
-			"channelauth", "config", "proxy", "store", "store/backends", "store/redisstore", "tokencache", "internal/fakes", "internal/framing",
+			"channelauth", "config", "pacing", "proxy", "store", "store/backends", "store/redisstore", "tokencache", "internal/fakes", "internal/framing",
 			"github.com/prometheus/client_golang", "github.com/redis/go-redis/v9", "go.uber.org/zap", "golang.org/x/net", "golang.org/x/sync",
 		},
 		forbid: map[string]string{module + "/internal/testkit": whyTestkit},
@@ -96,7 +96,7 @@ var depRules = map[string]depRule{
 		}),
 	},
 	"proxy": {
-		allow: []string{"rewrite", "store", "internal/ascii", "internal/guid", "github.com/hashicorp/golang-lru/v2", "github.com/prometheus/client_golang", "go.uber.org/zap", "golang.org/x/sync"},
+		allow: []string{"rewrite", "store", "pacing", "internal/ascii", "internal/guid", "github.com/hashicorp/golang-lru/v2", "github.com/prometheus/client_golang", "go.uber.org/zap", "golang.org/x/sync"},
 		forbid: product(map[string]string{
 			module + "/store/":          "proxy sees references through its References interface and the leaf's types; backends are wired by cmd/sidecar",
 			module + "/tokencache":      "proxy declares the TokenSource it needs, so its tests never touch MSAL",

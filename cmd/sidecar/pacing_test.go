@@ -1,0 +1,45 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/botsidecar/sidecar/config"
+)
+
+// With SIDECAR_PACING on, a send past the conversation's limit is refused
+// by the sidecar with 429 Throttled and a Retry-After, and never reaches
+// the connector.
+func TestIntegrationPacing(t *testing.T) {
+	s := startStack(t, map[string]string{"SIDECAR_PACING": "true", "SIDECAR_PACING_SEND": "1/1m", "SIDECAR_PACING_MAX_WAIT": "0s"})
+	s.waitReady()
+	s.putRef("a:1", s.conn.ServiceURL())
+	if status, body := s.send("a:1", `{"type":"message"}`); status != 200 {
+		t.Fatalf("first send = %d %s; want 200", status, body)
+	}
+	req, _ := http.NewRequest("POST", s.base+"/v3/conversations/a:1/activities", strings.NewReader(`{"type":"message"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("second send = %d, Retry-After %q; want 429 with a Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if n := len(s.conn.Requests()); n != 1 {
+		t.Errorf("connector got %d sends; want 1", n)
+	}
+}
+
+func TestNewPacerNamesTheVariable(t *testing.T) {
+	t.Parallel()
+	cfg := config.Config{Pacing: true, PacingSend: "seven per second", PacingRead: "off", PacingTenant: "off"}
+	if _, err := newPacer(cfg); err == nil || !strings.Contains(err.Error(), "SIDECAR_PACING_SEND") {
+		t.Errorf("newPacer(bad send limit) = %v; want an error naming SIDECAR_PACING_SEND", err)
+	}
+	if p, err := newPacer(config.Config{}); p != nil || err != nil {
+		t.Errorf("newPacer(off) = %v, %v; want no pacer", p, err)
+	}
+}
