@@ -104,7 +104,7 @@ type Config struct {
 	// limits instead of sending it into a 429. The limits are parsed by
 	// package pacing, where cmd/sidecar builds the pacer; their defaults
 	// are the published Teams limits.
-	Pacing        bool          `env:"SIDECAR_PACING" envDefault:"false" usage:"hold outbound calls until they fit the rate limits below, instead of sending them into a 429"`
+	Pacing        bool          `env:"SIDECAR_PACING" envDefault:"true" usage:"hold outbound calls until they fit the rate limits below, instead of sending them into a 429 (each replica paces its own calls)"`
 	PacingSend    string        `env:"SIDECAR_PACING_SEND" envDefault:"7/1s,8/2s,60/30s,1800/1h" show:"word" usage:"per conversation: sends and creates (count/period, comma-separated windows, or off)"`
 	PacingRead    string        `env:"SIDECAR_PACING_READ" envDefault:"14/1s,16/2s,120/30s,3600/1h" show:"word" usage:"per conversation: member and conversation reads"`
 	PacingTenant  string        `env:"SIDECAR_PACING_TENANT" envDefault:"50/1s" show:"word" usage:"per tenant: every call of the bot"`

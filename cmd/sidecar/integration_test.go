@@ -71,6 +71,9 @@ func startStack(t *testing.T, env map[string]string) *stack {
 		"SIDECAR_ADMIN_ADDR":    "127.0.0.1:0",
 		"SIDECAR_INBOUND_ADDR":  "127.0.0.1:0",
 		"SIDECAR_LOG_LEVEL":     "debug",
+		// Tests that burst into one conversation measure tokens, not
+		// pacing, which has tests of its own.
+		"SIDECAR_PACING": "false",
 		// The fake connector plays a built-in connector host; putRef
 		// writes references no token of this process vouched for.
 		"SIDECAR_TRUSTED_SERVICE_URLS": strings.TrimPrefix(cloud.Connector.URL, "https://"),

@@ -361,7 +361,10 @@ func (b *benchRun) startSidecar(name, binary, level string) (*target, error) {
 		"SIDECAR_OUTBOUND_URL":        "http://" + out + "/",
 		"SIDECAR_BOT_URL":             b.state.BotURL,
 		"SIDECAR_LOG_LEVEL":           level,
-		"SSL_CERT_FILE":               b.state.CertFile,
+		// One conversation at full speed: the Teams limits would measure
+		// the pacer, not the proxy (earlier revisions ignore it).
+		"SIDECAR_PACING": "false",
+		"SSL_CERT_FILE":  b.state.CertFile,
 	}
 	extra := ""
 	for k, v := range b.o.SidecarEnv {
