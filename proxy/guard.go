@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/botsidecar/sidecar/internal/ascii"
 )
 
 // The bot-facing listeners are reached by programs on the pod's loopback,
@@ -71,6 +73,11 @@ func checkBodyEncoding(h http.Header) error {
 		return refuse(failMediaType, "the body has Content-Encoding "+strconvQuote(ce)+"; send it uncompressed")
 	}
 	ct := h.Get("Content-Type")
+	// What every SDK sends, recognised without mime's parse (it allocates
+	// a map per request); anything else is parsed in full.
+	if ascii.EqualFold(ct, "application/json") || ascii.EqualFold(ct, "application/json; charset=utf-8") {
+		return nil
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" && !strings.HasSuffix(mt, "+json") {
 		return refuse(failMediaType, "the body's Content-Type is "+strconvQuote(ct)+"; the Bot Connector API takes application/json")

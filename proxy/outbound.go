@@ -349,11 +349,13 @@ func (o *Outbound) paceKey(c *call) pacing.Key {
 type attemptBody struct {
 	r       bytes.Reader
 	src     []byte
-	touched *atomic.Bool // shared with the copies GetBody makes
+	own     atomic.Bool  // the flag of the first body
+	touched *atomic.Bool // &own, or the first body's for the copies GetBody makes
 }
 
 func newAttemptBody(b []byte) *attemptBody {
-	a := &attemptBody{src: b, touched: new(atomic.Bool)}
+	a := &attemptBody{src: b}
+	a.touched = &a.own
 	a.r.Reset(b)
 	return a
 }
