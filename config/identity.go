@@ -93,10 +93,89 @@ func (k CredentialKind) String() string {
 	return "none"
 }
 
+// Identity is one bot: its Entra app, how it proves who it is, and where
+// its inbound activities go. The top-level variables (MicrosoftAppId and
+// the rest) make one identity, the primary one (Config.Primary); the M365
+// Agents SDK's connections (Connections__<name>__Settings__*) make one per
+// connection (Config.Identities).
+type Identity struct {
+	// Name labels the identity in logs, metrics, /readyz and doctor: the
+	// connection name, or PrimaryName. Never an id.
+	Name string
+	// AppID is the Entra app (client) id, and the managed identity's
+	// client id for AppTypeUserAssignedMSI.
+	AppID    string
+	TenantID string
+	AppType  AppType
+	// The credential: exactly one of these is set (see Credential).
+	AppPassword      Secret
+	ClientSecretFile string
+	// ClientCertFile is a PEM (certificate and key, or the certificate
+	// only when ClientKeyFile is set) or a PKCS#12 file.
+	ClientCertFile string
+	// ClientKeyFile is the PEM private key of ClientCertFile, "" when the
+	// certificate file holds it.
+	ClientKeyFile string
+	// ClientCertPassword decrypts a PKCS#12 ClientCertFile.
+	ClientCertPassword Secret
+	// SendX5C sends the certificate chain with each token request, which
+	// subject-name/issuer authentication requires.
+	SendX5C                  bool
+	FederatedTokenFile       string
+	FederatedTokenClientID   string
+	FederatedManagedIdentity string
+
+	// Cloud, AuthorityHost and TokenScope are where and for what the
+	// identity's token is requested.
+	Cloud         Cloud
+	AuthorityHost string
+	TokenScope    string
+	// BotURL is where the identity's inbound activities are forwarded.
+	BotURL string
+}
+
+// PrimaryName names the identity of the top-level variables.
+const PrimaryName = "default"
+
+// Primary returns the identity the top-level variables configure.
+func (c Config) Primary() Identity {
+	return Identity{
+		Name:                     PrimaryName,
+		AppID:                    c.AppID,
+		TenantID:                 c.TenantID,
+		AppType:                  c.AppType,
+		AppPassword:              c.AppPassword,
+		ClientSecretFile:         c.ClientSecretFile,
+		ClientCertFile:           c.ClientCertFile,
+		FederatedTokenFile:       c.FederatedTokenFile,
+		FederatedTokenClientID:   c.FederatedTokenClientID,
+		FederatedManagedIdentity: c.FederatedManagedIdentity,
+		Cloud:                    c.Cloud,
+		AuthorityHost:            c.AuthorityHost,
+		TokenScope:               c.TokenScope,
+		BotURL:                   c.BotURL,
+	}
+}
+
+// Identities returns every configured identity, the primary one first.
+func (c Config) Identities() []Identity { return []Identity{c.Primary()} }
+
+// Credential returns the primary identity's credential.
+func (c Config) Credential() CredentialKind { return c.Primary().Credential() }
+
+// FederatedTokenIdentity is the primary identity's (see Identity.FederatedTokenIdentity).
+func (c Config) FederatedTokenIdentity() string { return c.Primary().FederatedTokenIdentity() }
+
+// TokenExchangeAudience is the primary identity's (see Identity.TokenExchangeAudience).
+func (c Config) TokenExchangeAudience() string { return c.Primary().TokenExchangeAudience() }
+
+// Authority is the primary identity's (see Identity.Authority).
+func (c Config) Authority() string { return c.Primary().Authority() }
+
 // Credential returns the configured credential. Load guarantees that
 // exactly one is set, so the order here only matters for a hand-built
-// Config.
-func (c Config) Credential() CredentialKind {
+// Identity.
+func (c Identity) Credential() CredentialKind {
 	switch {
 	case c.AppType == AppTypeUserAssignedMSI:
 		return CredentialManagedIdentity
@@ -119,7 +198,7 @@ func (c Config) Credential() CredentialKind {
 // FederatedTokenIdentity returns the client id of the identity
 // FederatedTokenFile was issued for when that is not the bot's app
 // (AZURE_CLIENT_ID set, not MicrosoftAppId, and AZURE_FEDERATED_TOKEN_FILE set), else "".
-func (c Config) FederatedTokenIdentity() string {
+func (c Identity) FederatedTokenIdentity() string {
 	if c.FederatedTokenFile == "" || c.FederatedTokenClientID == "" || strings.EqualFold(c.FederatedTokenClientID, c.AppID) {
 		return ""
 	}
@@ -129,14 +208,14 @@ func (c Config) FederatedTokenIdentity() string {
 // TokenExchangeAudience returns the cloud's audience for a token that
 // another identity presents as the bot app's client assertion:
 // api://AzureADTokenExchange, or its US Government or China variant.
-func (c Config) TokenExchangeAudience() string { return defaultsFor(c.Cloud).tokenExchangeAudience }
+func (c Identity) TokenExchangeAudience() string { return defaultsFor(c.Cloud).tokenExchangeAudience }
 
 // Authority returns the token authority, "{AuthorityHost}/{tenant}": the
 // cloud's Bot Framework login tenant for a MultiTenant bot (botframework.com
 // on the public cloud), TenantID otherwise. A managed identity does not use
 // it for its token; it is still the tenant's authority, where the bot's own
 // tenant publishes its keys.
-func (c Config) Authority() string {
+func (c Identity) Authority() string {
 	tenant := c.TenantID
 	if c.AppType == AppTypeMultiTenant {
 		tenant = defaultsFor(c.Cloud).loginTenant

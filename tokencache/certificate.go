@@ -7,10 +7,26 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 )
 
-// CertificateFile proves the app's identity with a certificate: path is a
-// PEM file with the certificate (chain) and its unencrypted RSA private
-// key. It is read once, at New.
-func CertificateFile(path string) Credential { return certificateFile{path: path} }
+// CertificateFiles names a certificate credential's files.
+type CertificateFiles struct {
+	// CertFile is a PEM file with the certificate (chain), and its private
+	// key unless KeyFile is set.
+	CertFile string
+	// KeyFile is a PEM file with the private key, "" when CertFile has it.
+	KeyFile string
+	// Password decrypts an encrypted key or PKCS#12 file.
+	Password string
+	// SendX5C sends the certificate chain with each token request
+	// (subject-name/issuer authentication).
+	SendX5C bool
+}
+
+// Certificate proves the app's identity with a certificate.
+func Certificate(f CertificateFiles) Credential { return certificateFile{path: f.CertFile} }
+
+// CertificateFile is Certificate with a PEM file holding the certificate
+// (chain) and its unencrypted RSA private key. It is read once, at New.
+func CertificateFile(path string) Credential { return Certificate(CertificateFiles{CertFile: path}) }
 
 type certificateFile struct {
 	entra

@@ -76,7 +76,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 	if a.store, err = openStore(ctx, cfg, logger); err != nil {
 		return nil, err
 	}
-	if a.tokens, err = tokencache.New(tokenOptions(cfg, logger, d.entraClient)); err != nil {
+	if a.tokens, err = tokencache.New(tokenOptions(cfg.Primary(), logger, d.entraClient)); err != nil {
 		return nil, fmt.Errorf("token source: %w", err)
 	}
 	reg := prometheus.NewRegistry()
@@ -258,7 +258,7 @@ func referenceAccess(setting string) proxy.ReferenceAccess {
 // tokenOptions maps the identity settings to the token source's options.
 // client is nil in production; the token source then builds MSAL's client
 // itself, and either way one that never follows a redirect.
-func tokenOptions(cfg config.Config, logger *zap.Logger, client *http.Client) tokencache.Options {
+func tokenOptions(cfg config.Identity, logger *zap.Logger, client *http.Client) tokencache.Options {
 	o := tokencache.Options{
 		AuthorityHost: cfg.AuthorityHost,
 		// The tenant segment of the authority: the bot's tenant, or the

@@ -95,7 +95,7 @@ func doctorChecks(ctx context.Context, env map[string]string, d deps) []check {
 // token of the wrong audience, app or tenant.
 func checkToken(ctx context.Context, cfg config.Config, d deps) check {
 	c := check{Name: "token"}
-	src, err := tokencache.New(tokenOptions(cfg, zap.NewNop(), d.entraClient))
+	src, err := tokencache.New(tokenOptions(cfg.Primary(), zap.NewNop(), d.entraClient))
 	if err != nil {
 		c.Detail, c.Fix = err.Error(), "fix the credential settings"
 		return c
