@@ -22,6 +22,8 @@ type call struct {
 	// conversationID is the decoded conversation (or team) id the path
 	// names, "" when the route names none.
 	conversationID string
+	// operationID is the batch operation the path names, or "".
+	operationID string
 	// body is the bot's body, then the rewritten one.
 	body []byte
 	// create holds a create-conversation body's fields, read once;
@@ -77,7 +79,7 @@ func (c *call) parse(r *http.Request, buf *bytes.Buffer, p parsing) error {
 	if m.route == nil {
 		return refuse(failUnknownRoute, r.Method+" "+c.rawPath+" is not a Bot Connector route the sidecar serves")
 	}
-	c.route, c.conversationID = m.route, m.conversationID
+	c.route, c.conversationID, c.operationID = m.route, m.conversationID, m.operationID
 	c.outcome.conversationID = m.conversationID
 	if err := readBody(r, buf, p.maxBody); err != nil {
 		return err

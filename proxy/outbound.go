@@ -332,11 +332,22 @@ func (o *Outbound) paceKey(c *call) pacing.Key {
 	if k.Tenant == "" && c.up.ref != nil {
 		k.Tenant = c.up.ref.TenantID
 	}
+	if k.Tenant == "" {
+		// A single-tenant bot's calls that name no tenant (a batch
+		// operation's state) are made in its own tenant.
+		k.Tenant = o.opts.TenantID
+	}
 	switch {
 	case c.route.pace == pacing.ClassCreate && c.create.ChannelDataChannelID != "":
 		k.Conversation = c.create.ChannelDataChannelID
 	case c.route.pace == pacing.ClassCreate && len(c.create.MemberIDs) == 1:
 		k.Conversation = c.create.MemberIDs[0]
+	case c.route.body == bodyNested:
+		// No conversation exists yet: a tenant's batch sends share one
+		// budget. The prefix keeps it apart from any conversation id.
+		k.Conversation = "batch:" + k.Tenant
+	case c.operationID != "" && c.route.pace != pacing.ClassOther:
+		k.Conversation = "batch-operation:" + c.operationID
 	case c.route.pace != pacing.ClassOther:
 		k.Conversation = c.conversationID
 	}

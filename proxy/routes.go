@@ -45,7 +45,9 @@ type route struct {
 	// team routes: a team's id is its General channel's conversation id),
 	// or -1.
 	conversation int
-	segments     []string // pattern split at "/", "" for a parameter
+	// operation is the index of a batch operation id segment, or -1.
+	operation int
+	segments  []string // pattern split at "/", "" for a parameter
 }
 
 // routeTable is every Bot Connector route the sidecar serves, one row
@@ -75,12 +77,15 @@ var routeTable = newRouteTable([]route{
 	{method: http.MethodGet, pattern: "/v1/meetings/{meetingId}", tenant: tenantQuery},
 	{method: http.MethodGet, pattern: "/v1/meetings/{meetingId}/participants/{participantId}", tenant: tenantQuery},
 	{method: http.MethodPost, pattern: "/v1/meetings/{meetingId}/notification", tenant: tenantQuery},
-	{method: http.MethodPost, pattern: "/v3/batch/conversation/users", body: bodyNested, tenant: tenantBody},
-	{method: http.MethodPost, pattern: "/v3/batch/conversation/tenant", body: bodyNested, tenant: tenantBody},
-	{method: http.MethodPost, pattern: "/v3/batch/conversation/team", body: bodyNested, tenant: tenantBody},
-	{method: http.MethodPost, pattern: "/v3/batch/conversation/channels", body: bodyNested, tenant: tenantBody},
-	{method: http.MethodGet, pattern: "/v3/batch/conversation/failedentries/{operationId}"},
-	{method: http.MethodGet, pattern: "/v3/batch/conversation/{operationId}"},
+	// A batch send is paced like a send into one conversation per tenant
+	// (its tenant's batch operations), and polling an operation like a
+	// read of it; the tenant's limit counts them all.
+	{method: http.MethodPost, pattern: "/v3/batch/conversation/users", body: bodyNested, tenant: tenantBody, pace: pacing.ClassSend},
+	{method: http.MethodPost, pattern: "/v3/batch/conversation/tenant", body: bodyNested, tenant: tenantBody, pace: pacing.ClassSend},
+	{method: http.MethodPost, pattern: "/v3/batch/conversation/team", body: bodyNested, tenant: tenantBody, pace: pacing.ClassSend},
+	{method: http.MethodPost, pattern: "/v3/batch/conversation/channels", body: bodyNested, tenant: tenantBody, pace: pacing.ClassSend},
+	{method: http.MethodGet, pattern: "/v3/batch/conversation/failedentries/{operationId}", pace: pacing.ClassRead},
+	{method: http.MethodGet, pattern: "/v3/batch/conversation/{operationId}", pace: pacing.ClassRead},
 	{method: http.MethodDelete, pattern: "/v3/batch/conversation/{operationId}"},
 })
 
@@ -89,12 +94,15 @@ var routeTable = newRouteTable([]route{
 func newRouteTable(rows []route) []route {
 	for i := range rows {
 		r := &rows[i]
-		r.conversation = -1
+		r.conversation, r.operation = -1, -1
 		r.segments = strings.Split(strings.TrimPrefix(r.pattern, "/"), "/")
 		for j, s := range r.segments {
 			if strings.HasPrefix(s, "{") {
-				if s == "{conversationId}" || s == "{teamId}" {
+				switch s {
+				case "{conversationId}", "{teamId}":
 					r.conversation = j
+				case "{operationId}":
+					r.operation = j
 				}
 				r.segments[j] = ""
 			}
@@ -115,6 +123,8 @@ type pathMatch struct {
 	// conversationID is the decoded conversation (or team) id from the
 	// path; "" when the route names none.
 	conversationID string
+	// operationID is the batch operation id from the path, or "".
+	operationID string
 	// segments are the decoded segments, for the fuzz oracle.
 	segments [maxSegments]string
 	n        int
@@ -172,6 +182,9 @@ func matchRoute(method, rawPath string) (pathMatch, error) {
 			m.route = r
 			if r.conversation >= 0 {
 				m.conversationID = segs[r.conversation]
+			}
+			if r.operation >= 0 {
+				m.operationID = segs[r.operation]
 			}
 			return m, nil
 		}
