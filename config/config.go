@@ -111,6 +111,13 @@ type Config struct {
 	PacingMaxWait time.Duration `env:"SIDECAR_PACING_MAX_WAIT" envDefault:"10s" usage:"longest a call is held; past it the bot gets 429 with Retry-After"`
 	// MaxBodyBytes caps request bodies on both listeners (413 beyond).
 	MaxBodyBytes Size `env:"SIDECAR_MAX_BODY_BYTES" envDefault:"8MiB" usage:"larger request bodies get 413, on both listeners"`
+	// Connections are the identities besides the primary one, from the
+	// M365 Agents SDK's Connections__<name>__Settings__* variables.
+	Connections []Identity `env:"-"`
+	// ConnectionsMap picks the identity of a call that no reference
+	// resolves (ConnectionsMap__<i>__*): the first rule that matches wins.
+	ConnectionsMap []ConnectionRule `env:"-"`
+
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"SIDECAR_LOG_LEVEL" envDefault:"info" show:"word" usage:"debug, info, warn or error"`
 	// LogFormat is json or console.

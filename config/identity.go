@@ -157,8 +157,33 @@ func (c Config) Primary() Identity {
 	}
 }
 
-// Identities returns every configured identity, the primary one first.
-func (c Config) Identities() []Identity { return []Identity{c.Primary()} }
+// Identities returns every configured identity, each with its own Name,
+// the primary one first: it serves the calls that neither a reference nor
+// ConnectionsMap assigns.
+func (c Config) Identities() []Identity {
+	return append([]Identity{c.Primary()}, c.Connections...)
+}
+
+// ConnectionRule is one ConnectionsMap__<i> entry: calls to a matching
+// serviceUrl (and audience) use the identity named Connection.
+type ConnectionRule struct {
+	// ServiceURL is a case-insensitive regular expression the call's
+	// serviceUrl must match; "*" or "" matches any.
+	ServiceURL string
+	// Audience, when set, is the app id the call must be made for.
+	Audience string
+	// Connection names the identity.
+	Connection string
+}
+
+// Matches reports whether a call to serviceURL for audience (an app id,
+// or "" when the call names none) falls under r.
+func (r ConnectionRule) Matches(serviceURL, audience string) bool {
+	if r.Audience != "" && !strings.EqualFold(r.Audience, audience) {
+		return false
+	}
+	return r.ServiceURL == "" || r.ServiceURL == "*" || strings.EqualFold(r.ServiceURL, serviceURL)
+}
 
 // Credential returns the primary identity's credential.
 func (c Config) Credential() CredentialKind { return c.Primary().Credential() }

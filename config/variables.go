@@ -165,6 +165,9 @@ func table() []variable {
 	public := reflect.ValueOf(defaultsFor(CloudPublic).Endpoints)
 	for i := range cfg.NumField() {
 		f := cfg.Field(i)
+		if f.Tag.Get("env") == "-" {
+			continue // built by Load from other variables (connections)
+		}
 		if f.Type != endpoints {
 			vars = append(vars, fromField(f, f.Tag.Get("envDefault"), ""))
 			continue
