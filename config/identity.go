@@ -132,6 +132,13 @@ type Identity struct {
 	TokenScope    string
 	// BotURL is where the identity's inbound activities are forwarded.
 	BotURL string
+	// OutboundAddr, when set, is a listener of the identity's own: its
+	// bot sends there, and only its token is attached there. "" shares
+	// the primary outbound listener (SIDECAR_OUTBOUND_ADDR).
+	OutboundAddr string
+	// OutboundURL is the serviceUrl the identity's bot sees, ending in
+	// "/"; "" derives it from the listener.
+	OutboundURL string
 }
 
 // PrimaryName names the identity of the top-level variables.
@@ -154,6 +161,8 @@ func (c Config) Primary() Identity {
 		AuthorityHost:            c.AuthorityHost,
 		TokenScope:               c.TokenScope,
 		BotURL:                   c.BotURL,
+		OutboundAddr:             c.OutboundAddr,
+		OutboundURL:              c.OutboundURL,
 	}
 }
 
