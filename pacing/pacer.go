@@ -13,8 +13,8 @@ import (
 type Class uint8
 
 const (
-	// ClassOther calls (updates, deletes, attachments, batch routes...)
-	// count against the tenant limit only.
+	// ClassOther calls (updates, deletes, attachments, cancelling a
+	// batch...) count against the tenant limit only.
 	ClassOther Class = iota
 	// ClassSend: sending to a conversation and replying in it.
 	ClassSend
@@ -25,6 +25,19 @@ const (
 	ClassRead
 	numClasses
 )
+
+// String names the class for logs and metric labels.
+func (c Class) String() string {
+	switch c {
+	case ClassSend:
+		return "send"
+	case ClassCreate:
+		return "create"
+	case ClassRead:
+		return "read"
+	}
+	return "other"
+}
 
 // Key names what a call counts against. A call with an empty Conversation
 // (or of ClassOther) counts against its tenant only; one with an empty

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/botsidecar/sidecar/pacing"
 	"github.com/botsidecar/sidecar/store"
 )
 
@@ -21,6 +22,11 @@ type Metrics struct {
 	storeOps     *prometheus.CounterVec
 	storeErrors  *prometheus.CounterVec
 	redeliveries *prometheus.CounterVec
+	pacingWait   *prometheus.HistogramVec
+	pacingRefuse *prometheus.CounterVec
+	// waitBy holds pacingWait's series per class, resolved once: the
+	// pacer is asked on every attempt.
+	waitBy       map[pacing.Class]prometheus.Observer
 	statusLabels map[int]string
 }
 
@@ -52,12 +58,25 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "sidecar_inbound_redeliveries_total",
 			Help: "Inbound activities recognised as a redelivery and answered with the first delivery's answer without reaching the bot, by the layer that recognised them (id: the same activity id; content: a new id with the same sender, timestamp and text).",
 		}, []string{"layer"}),
+		pacingWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sidecar_pacing_wait_seconds",
+			Help:    "Time an upstream attempt was held to fit the rate limits, by class (send, create, read, other); attempts that fit at once count as 0.",
+			Buckets: []float64{0, .01, .05, .1, .25, .5, 1, 2, 5, 10, 30},
+		}, []string{"class"}),
+		pacingRefuse: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sidecar_pacing_refused_total",
+			Help: "Upstream attempts refused by the pacer (the bot got 429 Throttled with the pacer's Retry-After), by class.",
+		}, []string{"class"}),
 		statusLabels: map[int]string{},
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.upstreamTime, m.retries, m.storeOps, m.storeErrors, m.redeliveries} {
+	for _, c := range []prometheus.Collector{m.requests, m.upstreamTime, m.retries, m.storeOps, m.storeErrors, m.redeliveries, m.pacingWait, m.pacingRefuse} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
+	}
+	m.waitBy = map[pacing.Class]prometheus.Observer{}
+	for _, c := range []pacing.Class{pacing.ClassOther, pacing.ClassSend, pacing.ClassCreate, pacing.ClassRead} {
+		m.waitBy[c] = m.pacingWait.WithLabelValues(c.String())
 	}
 	// Status labels are precomputed for the common statuses so that the hot
 	// path does not format integers.
@@ -102,6 +121,19 @@ func (m *Metrics) retryReason(reason string) {
 		return
 	}
 	m.retries.WithLabelValues(reason).Inc()
+}
+
+// paced records what the pacer did with an attempt: held it for waited,
+// or refused it.
+func (m *Metrics) paced(class pacing.Class, waited time.Duration, refused bool) {
+	if m == nil {
+		return
+	}
+	if refused {
+		m.pacingRefuse.WithLabelValues(class.String()).Inc()
+		return
+	}
+	m.waitBy[class].Observe(waited.Seconds())
 }
 
 // redelivery counts a redelivery the layer recognised.

@@ -247,7 +247,9 @@ func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header
 		// Every attempt counts at the connector, retries included, so each
 		// one waits for its turn.
 		if o.opts.Pacer != nil {
-			if _, err := o.opts.Pacer.Wait(ctx, o.paceKey(c)); err != nil {
+			waited, err := o.opts.Pacer.Wait(ctx, o.paceKey(c))
+			o.opts.Metrics.paced(c.route.pace, waited, err != nil && ctx.Err() == nil)
+			if err != nil {
 				return nil, err
 			}
 		}

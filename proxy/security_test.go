@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 
 	"github.com/botsidecar/sidecar/internal/fakes"
@@ -341,7 +343,12 @@ func TestOutboundPacesSends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, func(o *OutboundOptions) { o.Pacer = p })
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(o *OutboundOptions) { o.Pacer = p; o.Metrics = m })
 	h.putRef("a:1")
 	h.putRef("a:2")
 	if resp, body := h.do("POST", "/v3/conversations/a:1/activities", `{"type":"message"}`, nil); resp.StatusCode != http.StatusOK {
@@ -356,5 +363,32 @@ func TestOutboundPacesSends(t *testing.T) {
 	}
 	if n := len(h.conn.Requests()); n != 2 {
 		t.Errorf("connector got %d sends; want 2", n)
+	}
+	// The two sends that went out were admitted at once; one was refused.
+	want := `
+# HELP sidecar_pacing_refused_total Upstream attempts refused by the pacer (the bot got 429 Throttled with the pacer's Retry-After), by class.
+# TYPE sidecar_pacing_refused_total counter
+sidecar_pacing_refused_total{class="send"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sidecar_pacing_refused_total"); err != nil {
+		t.Error(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "sidecar_pacing_wait_seconds" {
+			continue
+		}
+		for _, series := range mf.GetMetric() {
+			want := uint64(0)
+			if series.GetLabel()[0].GetValue() == "send" {
+				want = 2
+			}
+			if h := series.GetHistogram(); h.GetSampleCount() != want || h.GetSampleSum() != 0 {
+				t.Errorf("pacing waits %v: %d observed, sum %v; want %d admitted at once", series.GetLabel(), h.GetSampleCount(), h.GetSampleSum(), want)
+			}
+		}
 	}
 }

@@ -99,7 +99,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 	if cfg.AppType != config.AppTypeMultiTenant {
 		tenant = cfg.TenantID
 	}
-	pacer, err := newPacer(cfg)
+	pacer, err := newPacer(cfg, reg)
 	if err != nil {
 		return nil, err
 	}

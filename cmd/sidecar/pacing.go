@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/botsidecar/sidecar/config"
 	"github.com/botsidecar/sidecar/pacing"
 	"github.com/botsidecar/sidecar/proxy"
@@ -10,7 +12,8 @@ import (
 
 // newPacer builds the outbound pacer from SIDECAR_PACING*, or returns nil
 // (no pacing) when SIDECAR_PACING is off. Limit errors name their variable.
-func newPacer(cfg config.Config) (proxy.Pacer, error) {
+// reg, when not nil, gets the pacer's gauges.
+func newPacer(cfg config.Config, reg prometheus.Registerer) (proxy.Pacer, error) {
 	if !cfg.Pacing {
 		return nil, nil
 	}
@@ -36,5 +39,33 @@ func newPacer(cfg config.Config) (proxy.Pacer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pacing: %w", err)
 	}
+	if reg != nil {
+		if err := registerPacerMetrics(reg, p); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
 	return p, nil
+}
+
+// registerPacerMetrics exposes the pacer's counts, read when scraped.
+func registerPacerMetrics(reg prometheus.Registerer, p *pacing.Pacer) error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sidecar_pacing_waiting",
+			Help: "Outbound calls the pacer holds now.",
+		}, func() float64 { return float64(p.Stats().Waiting) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sidecar_pacing_conversations",
+			Help: "Conversations whose recent calls the pacer remembers.",
+		}, func() float64 { return float64(p.Stats().Conversations) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sidecar_pacing_evicted_active_total",
+			Help: "Pacer states dropped while their windows still held calls: non-zero means the pacer's caps are too small for the traffic.",
+		}, func() float64 { return float64(p.Stats().EvictedActive) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

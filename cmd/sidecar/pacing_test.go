@@ -31,15 +31,26 @@ func TestIntegrationPacing(t *testing.T) {
 	if n := len(s.conn.Requests()); n != 1 {
 		t.Errorf("connector got %d sends; want 1", n)
 	}
+	metrics := metricValues(t, s.get(s.admin+"/metrics"))
+	for name, want := range map[string]float64{
+		`sidecar_pacing_refused_total{class="send"}`:      1,
+		`sidecar_pacing_wait_seconds_count{class="send"}`: 1,
+		"sidecar_pacing_conversations":                    1,
+		"sidecar_pacing_waiting":                          0,
+	} {
+		if got, ok := metrics[name]; !ok || got != want {
+			t.Errorf("/metrics %s = %v (present %v); want %v", name, got, ok, want)
+		}
+	}
 }
 
 func TestNewPacerNamesTheVariable(t *testing.T) {
 	t.Parallel()
 	cfg := config.Config{Pacing: true, PacingSend: "seven per second", PacingRead: "off", PacingTenant: "off"}
-	if _, err := newPacer(cfg); err == nil || !strings.Contains(err.Error(), "SIDECAR_PACING_SEND") {
+	if _, err := newPacer(cfg, nil); err == nil || !strings.Contains(err.Error(), "SIDECAR_PACING_SEND") {
 		t.Errorf("newPacer(bad send limit) = %v; want an error naming SIDECAR_PACING_SEND", err)
 	}
-	if p, err := newPacer(config.Config{}); p != nil || err != nil {
+	if p, err := newPacer(config.Config{}, nil); p != nil || err != nil {
 		t.Errorf("newPacer(off) = %v, %v; want no pacer", p, err)
 	}
 }
