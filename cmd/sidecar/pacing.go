@@ -35,9 +35,10 @@ func newPacer(cfg config.Config, reg prometheus.Registerer) (proxy.Pacer, error)
 		*l.into = limit
 	}
 	opts.MaxWait = cfg.PacingMaxWait
+	opts.Replicas = cfg.PacingReplicas
 	p, err := pacing.New(opts)
 	if err != nil {
-		return nil, fmt.Errorf("pacing: %w", err)
+		return nil, fmt.Errorf("SIDECAR_PACING_REPLICAS=%d: %w", cfg.PacingReplicas, err)
 	}
 	if reg != nil {
 		if err := registerPacerMetrics(reg, p); err != nil {

@@ -54,3 +54,17 @@ func TestNewPacerNamesTheVariable(t *testing.T) {
 		t.Errorf("newPacer(off) = %v, %v; want no pacer", p, err)
 	}
 }
+
+// Each replica paces its share of the limits; a share of 0 is refused,
+// naming the variable.
+func TestNewPacerReplicas(t *testing.T) {
+	t.Parallel()
+	cfg := config.Config{Pacing: true, PacingSend: "8/1s", PacingRead: "off", PacingTenant: "50/1s", PacingReplicas: 2}
+	if _, err := newPacer(cfg, nil); err != nil {
+		t.Errorf("newPacer(2 replicas) = %v; want a pacer", err)
+	}
+	cfg.PacingReplicas = 9
+	if _, err := newPacer(cfg, nil); err == nil || !strings.Contains(err.Error(), "SIDECAR_PACING_REPLICAS=9") {
+		t.Errorf("newPacer(9 replicas of 8/1s) = %v; want an error naming SIDECAR_PACING_REPLICAS", err)
+	}
+}

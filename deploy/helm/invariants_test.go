@@ -2,6 +2,7 @@ package helm_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"path"
 	"slices"
 	"strconv"
@@ -53,6 +54,7 @@ var sidecarEnv = []string{
 	"SIDECAR_REFERENCE_TTL",
 	"SIDECAR_BOT_TIMEOUT",
 	"SIDECAR_SHUTDOWN_GRACE",
+	"SIDECAR_PACING", "SIDECAR_PACING_SEND", "SIDECAR_PACING_READ", "SIDECAR_PACING_TENANT", "SIDECAR_PACING_MAX_WAIT", "SIDECAR_PACING_REPLICAS",
 	"SIDECAR_MAX_BODY_BYTES",
 	"SIDECAR_LOG_LEVEL",
 	"SIDECAR_LOG_FORMAT",
@@ -79,6 +81,10 @@ func checkInvariants(t *testing.T, r *release) {
 
 	if got := r.pod().TerminationGracePeriodSeconds; got == nil || *got != 30 {
 		t.Errorf("terminationGracePeriodSeconds = %v; want 30", deref(got))
+	}
+	// Each replica paces its share of the rate limits.
+	if got, want := envValue(t, sidecar, "SIDECAR_PACING_REPLICAS"), fmt.Sprint(deref(r.deployment.Spec.Replicas)); got != want {
+		t.Errorf("SIDECAR_PACING_REPLICAS = %q; want the replica count %s", got, want)
 	}
 	if got := envValue(t, sidecar, "SIDECAR_SHUTDOWN_GRACE"); got != "25s" {
 		t.Errorf("SIDECAR_SHUTDOWN_GRACE = %q; want 25s", got)
