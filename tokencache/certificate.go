@@ -215,6 +215,12 @@ func (f CertificateFiles) read() (certData, keyData []byte, err error) {
 	return certData, keyData, nil
 }
 
+// What the files are called in errors.
+const (
+	certFileWhat = "client certificate file"
+	keyFileWhat  = "client key file"
+)
+
 // loadedCertificate is a usable certificate: the chain, leaf first, and
 // the leaf's RSA key.
 type loadedCertificate struct {
@@ -234,7 +240,7 @@ func (l loadedCertificate) thumbprint() string {
 func (f CertificateFiles) parse(certData, keyData []byte) (loadedCertificate, error) {
 	var certs []*x509.Certificate
 	var key crypto.PrivateKey
-	keyFile, keyWhat := f.CertFile, "client certificate file"
+	keyFile, keyWhat := f.CertFile, certFileWhat
 	if isPKCS12(certData) {
 		if f.KeyFile != "" {
 			return loadedCertificate{}, fmt.Errorf("client certificate file %s is PKCS#12, which holds its own key: leave the key file unset", f.CertFile)
@@ -249,13 +255,13 @@ func (f CertificateFiles) parse(certData, keyData []byte) (loadedCertificate, er
 		certs, key = append([]*x509.Certificate{leaf}, cas...), k
 	} else {
 		var err error
-		if certs, key, err = parsePEM(certData, "client certificate file", f.CertFile); err != nil {
+		if certs, key, err = parsePEM(certData, certFileWhat, f.CertFile); err != nil {
 			return loadedCertificate{}, err
 		}
 		if f.KeyFile != "" {
 			// The key file's key is the one; certificates in it (a
 			// combined file given twice) add nothing.
-			keyFile, keyWhat = f.KeyFile, "client key file"
+			keyFile, keyWhat = f.KeyFile, keyFileWhat
 			if _, key, err = parsePEM(keyData, keyWhat, keyFile); err != nil {
 				return loadedCertificate{}, err
 			}
@@ -291,7 +297,7 @@ func isPKCS12(data []byte) bool {
 func parsePEM(data []byte, what, path string) ([]*x509.Certificate, crypto.PrivateKey, error) {
 	var certs []*x509.Certificate
 	var key crypto.PrivateKey
-	blocks := 0
+	blocks, orig := 0, data
 	for {
 		var block *pem.Block
 		block, data = pem.Decode(data)
@@ -319,7 +325,13 @@ func parsePEM(data []byte, what, path string) ([]*x509.Certificate, crypto.Priva
 		}
 		key = k
 	}
-	if blocks == 0 {
+	switch {
+	case blocks > 0:
+	case len(bytes.TrimSpace(orig)) == 0:
+		return nil, nil, fmt.Errorf("%s %s is empty", what, path)
+	case what == keyFileWhat:
+		return nil, nil, fmt.Errorf("%s %s is not PEM", what, path)
+	default:
 		return nil, nil, fmt.Errorf("%s %s is neither PEM nor PKCS#12", what, path)
 	}
 	return certs, key, nil
