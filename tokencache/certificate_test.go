@@ -10,13 +10,11 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,46 +34,17 @@ import (
 // These tests run certificate credentials through MSAL against the fake
 // Entra. The certificates are made here: a CA and leaves it issues.
 
-type testCert struct {
-	cert *x509.Certificate
-	key  crypto.Signer
-}
+type testCert = fakes.ClientCert
 
 // newTestCert issues a certificate for key, by parent (nil: self-signed);
 // ca makes it a CA. key nil means a fresh RSA key.
 func newTestCert(t *testing.T, name string, key crypto.Signer, parent *testCert, ca bool) *testCert {
 	t.Helper()
-	if key == nil {
-		var err error
-		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			t.Fatal(err)
-		}
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  ca,
-		BasicConstraintsValid: true,
-	}
-	if ca {
-		tmpl.KeyUsage = x509.KeyUsageCertSign
-	}
-	issuer, signer := tmpl, key
-	if parent != nil {
-		issuer, signer = parent.cert, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), signer)
+	c, err := fakes.NewClientCert(name, key, parent, ca)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCert{cert: cert, key: key}
+	return c
 }
 
 // chain is a leaf issued by a CA, the leaf's key an RSA key.
@@ -88,7 +57,7 @@ func newTestChain(t *testing.T) (leaf, ca *testCert) {
 func certPEM(certs ...*testCert) []byte {
 	var out []byte
 	for _, c := range certs {
-		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw})...)
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Cert.Raw})...)
 	}
 	return out
 }
@@ -114,6 +83,18 @@ func writeFile(t *testing.T, path string, parts ...[]byte) string {
 	return path
 }
 
+// writeCertFiles writes tls.crt and, unless key is nil, tls.key into a
+// new directory.
+func writeCertFiles(t *testing.T, cert, key []byte) CertificateFiles {
+	t.Helper()
+	dir := t.TempDir()
+	files := CertificateFiles{CertFile: writeFile(t, filepath.Join(dir, "tls.crt"), cert)}
+	if key != nil {
+		files.KeyFile = writeFile(t, filepath.Join(dir, "tls.key"), key)
+	}
+	return files
+}
+
 // assertionHeaders decodes the JOSE headers of the assertions Entra got.
 func assertionHeaders(t *testing.T, e *fakes.Entra) []map[string]any {
 	t.Helper()
@@ -133,7 +114,7 @@ func assertionHeaders(t *testing.T, e *fakes.Entra) []map[string]any {
 }
 
 func x5tOf(c *testCert) string {
-	sum := sha256.Sum256(c.cert.Raw)
+	sum := sha256.Sum256(c.Cert.Raw)
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
@@ -164,26 +145,23 @@ func TestCertificatePEM(t *testing.T) {
 		cert, key []byte // key nil: in the certificate file
 		sendX5C   bool
 	}{
-		{"one file, PKCS#8", slices.Concat(certPEM(leaf, ca), pkcs8PEM(t, leaf.key)), nil, false},
-		{"one file, PKCS#1", slices.Concat(certPEM(leaf, ca), pkcs1PEM(leaf.key)), nil, false},
+		{"one file, PKCS#8", slices.Concat(certPEM(leaf, ca), pkcs8PEM(t, leaf.Key)), nil, false},
+		{"one file, PKCS#1", slices.Concat(certPEM(leaf, ca), pkcs1PEM(leaf.Key)), nil, false},
 		// A file with the key first and the chain out of order still
 		// sends x5c leaf first.
-		{"one file, key first, issuer first, x5c", slices.Concat(pkcs8PEM(t, leaf.key), certPEM(ca, leaf)), nil, true},
-		{"cert and key files, PKCS#8", certPEM(leaf, ca), pkcs8PEM(t, leaf.key), false},
-		{"cert and key files, PKCS#1, x5c", certPEM(leaf, ca), pkcs1PEM(leaf.key), true},
+		{"one file, key first, issuer first, x5c", slices.Concat(pkcs8PEM(t, leaf.Key), certPEM(ca, leaf)), nil, true},
+		{"cert and key files, PKCS#8", certPEM(leaf, ca), pkcs8PEM(t, leaf.Key), false},
+		{"cert and key files, PKCS#1, x5c", certPEM(leaf, ca), pkcs1PEM(leaf.Key), true},
 		// The Agents SDK's CertPemFile and CertKeyFile may name one
 		// combined file twice.
-		{"combined file as both", slices.Concat(certPEM(leaf), pkcs8PEM(t, leaf.key)), slices.Concat(certPEM(leaf), pkcs8PEM(t, leaf.key)), false},
+		{"combined file as both", slices.Concat(certPEM(leaf), pkcs8PEM(t, leaf.Key)), slices.Concat(certPEM(leaf), pkcs8PEM(t, leaf.Key)), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			files := CertificateFiles{CertFile: writeFile(t, filepath.Join(dir, "tls.crt"), tt.cert), SendX5C: tt.sendX5C}
-			if tt.key != nil {
-				files.KeyFile = writeFile(t, filepath.Join(dir, "tls.key"), tt.key)
-			}
-			e := newEntra(t, fakes.EntraOptions{AcceptAssertion: true, ClientCertificate: leaf.cert, RequireX5C: tt.sendX5C})
+			files := writeCertFiles(t, tt.cert, tt.key)
+			files.SendX5C = tt.sendX5C
+			e := newEntra(t, fakes.EntraOptions{AcceptAssertion: true, ClientCertificate: leaf.Cert, RequireX5C: tt.sendX5C})
 			getOnePerLifetime(t, e, mustNew(t, entraOptions(e, Certificate(files))))
 		})
 	}
@@ -201,7 +179,7 @@ func TestCertificatePKCS12(t *testing.T) {
 	}{
 		{"modern (AES), password", pkcs12.Modern2023, "pfx-pass~1", nil, false},
 		{"modern (AES), empty password", pkcs12.Modern2023, "", nil, false},
-		{"modern, chain, x5c", pkcs12.Modern2023, "pfx-pass~1", []*x509.Certificate{ca.cert}, true},
+		{"modern, chain, x5c", pkcs12.Modern2023, "pfx-pass~1", []*x509.Certificate{ca.Cert}, true},
 		{"legacy RC2 (Windows), password", pkcs12.LegacyRC2, "pfx-pass~1", nil, false},
 		{"legacy 3DES, password", pkcs12.LegacyDES, "pfx-pass~1", nil, false},
 		{"no encryption, no MAC", pkcs12.Passwordless, "", nil, false},
@@ -209,13 +187,13 @@ func TestCertificatePKCS12(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pfx, err := tt.encoder.Encode(leaf.key, leaf.cert, tt.caCerts, tt.password)
+			pfx, err := tt.encoder.Encode(leaf.Key, leaf.Cert, tt.caCerts, tt.password)
 			if err != nil {
 				t.Fatal(err)
 			}
 			// No .pfx: the content says what it is.
 			path := writeFile(t, filepath.Join(t.TempDir(), "client-cert"), pfx)
-			e := newEntra(t, fakes.EntraOptions{AcceptAssertion: true, ClientCertificate: leaf.cert, RequireX5C: tt.sendX5C})
+			e := newEntra(t, fakes.EntraOptions{AcceptAssertion: true, ClientCertificate: leaf.Cert, RequireX5C: tt.sendX5C})
 			cred := Certificate(CertificateFiles{CertFile: path, Password: tt.password, SendX5C: tt.sendX5C})
 			getOnePerLifetime(t, e, mustNew(t, entraOptions(e, cred)))
 		})
@@ -225,12 +203,12 @@ func TestCertificatePKCS12(t *testing.T) {
 func TestCertificatePKCS12WrongPassword(t *testing.T) {
 	t.Parallel()
 	leaf, _ := newTestChain(t)
-	pfx, err := pkcs12.Modern2023.Encode(leaf.key, leaf.cert, nil, "right-pass")
+	pfx, err := pkcs12.Modern2023.Encode(leaf.Key, leaf.Cert, nil, "right-pass")
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := writeFile(t, filepath.Join(t.TempDir(), "bot.pfx"), pfx)
-	e := newEntra(t, fakes.EntraOptions{AcceptAssertion: true, ClientCertificate: leaf.cert})
+	e := newEntra(t, fakes.EntraOptions{AcceptAssertion: true, ClientCertificate: leaf.Cert})
 	for _, password := range []string{"wrong-pass~do-not-print", ""} {
 		_, err := New(entraOptions(e, Certificate(CertificateFiles{CertFile: path, Password: password})))
 		if !errors.Is(err, ErrCertificatePassword) || !strings.Contains(err.Error(), path) ||
@@ -245,8 +223,8 @@ func TestCertificateX5C(t *testing.T) {
 	leaf, ca := newTestChain(t)
 	dir := t.TempDir()
 	certFile := writeFile(t, filepath.Join(dir, "tls.crt"), certPEM(leaf, ca))
-	keyFile := writeFile(t, filepath.Join(dir, "tls.key"), pkcs8PEM(t, leaf.key))
-	e := newEntra(t, fakes.EntraOptions{AcceptAssertion: true, ClientCertificate: leaf.cert, RequireX5C: true})
+	keyFile := writeFile(t, filepath.Join(dir, "tls.key"), pkcs8PEM(t, leaf.Key))
+	e := newEntra(t, fakes.EntraOptions{AcceptAssertion: true, ClientCertificate: leaf.Cert, RequireX5C: true})
 
 	// Subject-name/issuer authentication without x5c: Entra does not
 	// find the certificate.
@@ -265,7 +243,7 @@ func TestCertificateX5C(t *testing.T) {
 	if _, sent := headers[0]["x5c"]; sent {
 		t.Errorf("assertion without SendX5C has x5c: %v", headers[0])
 	}
-	want := []any{base64.StdEncoding.EncodeToString(leaf.cert.Raw), base64.StdEncoding.EncodeToString(ca.cert.Raw)}
+	want := []any{base64.StdEncoding.EncodeToString(leaf.Cert.Raw), base64.StdEncoding.EncodeToString(ca.Cert.Raw)}
 	if got, _ := headers[1]["x5c"].([]any); !slices.Equal(got, want) {
 		t.Errorf("x5c = %v; want the leaf, then its issuer", headers[1]["x5c"])
 	}
@@ -312,25 +290,40 @@ func (k *kubeletDir) write(files map[string][]byte) {
 	}
 }
 
+// rotation is a Source whose certificate and key files (tls.crt, tls.key)
+// are mounted the kubelet's way, with its log and clock.
+type rotation struct {
+	dir   *kubeletDir
+	s     *Source
+	logs  *observer.ObservedLogs
+	clock *testkit.Clock
+}
+
+func newRotation(t *testing.T, e *fakes.Entra, level zapcore.Level, files map[string][]byte) rotation {
+	t.Helper()
+	r := rotation{dir: newKubeletDir(t, "tls.crt", "tls.key"), clock: realClock()}
+	r.dir.write(files)
+	var core zapcore.Core
+	core, r.logs = observer.New(level)
+	opts := entraOptions(e, Certificate(CertificateFiles{CertFile: r.dir.path("tls.crt"), KeyFile: r.dir.path("tls.key")}))
+	opts.Now, opts.Logger = r.clock.Now, zap.New(core)
+	r.s = mustNew(t, opts)
+	return r
+}
+
 func TestCertificateRotation(t *testing.T) {
 	t.Parallel()
 	oldLeaf, ca := newTestChain(t)
 	newLeaf := newTestCert(t, "bot", nil, ca, false)
-	k := newKubeletDir(t, "tls.crt", "tls.key")
-	k.write(map[string][]byte{"tls.crt": certPEM(oldLeaf), "tls.key": pkcs1PEM(oldLeaf.key)})
-
-	e := newEntra(t, fakes.EntraOptions{AcceptAssertion: true, ClientCertificate: oldLeaf.cert})
-	core, logs := observer.New(zapcore.InfoLevel)
-	clock := realClock()
-	opts := entraOptions(e, Certificate(CertificateFiles{CertFile: k.path("tls.crt"), KeyFile: k.path("tls.key")}))
-	opts.Now, opts.Logger = clock.Now, zap.New(core)
-	s := mustNew(t, opts)
+	e := newEntra(t, fakes.EntraOptions{AcceptAssertion: true, ClientCertificate: oldLeaf.Cert})
+	r := newRotation(t, e, zapcore.InfoLevel, map[string][]byte{"tls.crt": certPEM(oldLeaf), "tls.key": pkcs1PEM(oldLeaf.Key)})
+	k, s, logs := r.dir, r.s, r.logs
 	tok := get(t, s)
 
 	// The app's registration now holds only the new certificate, and
 	// cert-manager has written it.
-	e.SetClientCertificate(newLeaf.cert)
-	k.write(map[string][]byte{"tls.crt": certPEM(newLeaf), "tls.key": pkcs8PEM(t, newLeaf.key)})
+	e.SetClientCertificate(newLeaf.Cert)
+	k.write(map[string][]byte{"tls.crt": certPEM(newLeaf), "tls.key": pkcs8PEM(t, newLeaf.Key)})
 	s.Invalidate(tok)
 	getOnePerLifetime(t, e, s)
 
@@ -356,7 +349,7 @@ func TestCertificateBrokenRotationKeepsOld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := map[string][]byte{"tls.crt": certPEM(leaf), "tls.key": pkcs8PEM(t, leaf.key)}
+	good := map[string][]byte{"tls.crt": certPEM(leaf), "tls.key": pkcs8PEM(t, leaf.Key)}
 	tests := []struct {
 		name    string
 		files   map[string][]byte
@@ -372,14 +365,9 @@ func TestCertificateBrokenRotationKeepsOld(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			k := newKubeletDir(t, "tls.crt", "tls.key")
-			k.write(good)
-			e := newEntra(t, fakes.EntraOptions{AcceptAssertion: true, ClientCertificate: leaf.cert})
-			core, logs := observer.New(zapcore.WarnLevel)
-			clock := realClock()
-			opts := entraOptions(e, Certificate(CertificateFiles{CertFile: k.path("tls.crt"), KeyFile: k.path("tls.key")}))
-			opts.Now, opts.Logger = clock.Now, zap.New(core)
-			s := mustNew(t, opts)
+			e := newEntra(t, fakes.EntraOptions{AcceptAssertion: true, ClientCertificate: leaf.Cert})
+			r := newRotation(t, e, zapcore.WarnLevel, good)
+			k, s, logs, clock := r.dir, r.s, r.logs, r.clock
 			tok := get(t, s)
 
 			// The broken files leave the old certificate in use, with a
@@ -397,7 +385,7 @@ func TestCertificateBrokenRotationKeepsOld(t *testing.T) {
 
 			// Once Entra refuses the old certificate, the error says why
 			// the new files were not taken.
-			e.SetClientCertificate(next.cert)
+			e.SetClientCertificate(next.Cert)
 			clock.Advance(forcedRefreshInterval)
 			s.Invalidate(tok)
 			_, err := s.Token(context.Background())
@@ -407,7 +395,7 @@ func TestCertificateBrokenRotationKeepsOld(t *testing.T) {
 			}
 
 			// Fixed files are taken.
-			k.write(map[string][]byte{"tls.crt": certPEM(next), "tls.key": pkcs8PEM(t, next.key)})
+			k.write(map[string][]byte{"tls.crt": certPEM(next), "tls.key": pkcs8PEM(t, next.Key)})
 			clock.Advance(failureHold)
 			testkit.WaitFor(t, 30*time.Second, func() bool {
 				_, err := s.Token(context.Background())
@@ -437,7 +425,7 @@ func TestCertificateRefusesNonRSAKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ecPFX, err := pkcs12.Modern2023.Encode(ecKey, ecCert.cert, nil, "p")
+	ecPFX, err := pkcs12.Modern2023.Encode(ecKey, ecCert.Cert, nil, "p")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,11 +447,9 @@ func TestCertificateRefusesNonRSAKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			files := CertificateFiles{CertFile: writeFile(t, filepath.Join(dir, "tls.crt"), tt.cert), Password: tt.password}
-			if tt.key != nil {
-				files.KeyFile = writeFile(t, filepath.Join(dir, "tls.key"), tt.key)
-			}
+			files := writeCertFiles(t, tt.cert, tt.key)
+			files.Password = tt.password
+			dir := filepath.Dir(files.CertFile)
 			_, err := New(entraOptions(newEntra(t, fakes.EntraOptions{}), Certificate(files)))
 			if !errors.Is(err, ErrUnsupportedKey) || !strings.Contains(err.Error(), tt.want) ||
 				!strings.Contains(err.Error(), "Entra client assertions need an RSA key") || !strings.Contains(err.Error(), dir) {
@@ -478,7 +464,7 @@ func TestCertificateUnusableFiles(t *testing.T) {
 	const marker = "secret-looking-bytes"
 	leaf, ca := newTestChain(t)
 	other, _ := newTestChain(t)
-	pfx, err := pkcs12.Modern2023.Encode(leaf.key, leaf.cert, nil, "")
+	pfx, err := pkcs12.Modern2023.Encode(leaf.Key, leaf.Cert, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,21 +481,18 @@ func TestCertificateUnusableFiles(t *testing.T) {
 		{"legacy encrypted key", slices.Concat(certPEM(leaf), legacy), nil, "the private key is encrypted", ErrUnsupportedKey},
 		{"encrypted key file", certPEM(leaf), encrypted, "client key file", ErrUnsupportedKey},
 		{"no key", certPEM(leaf, ca), nil, "has no private key", nil},
-		{"no certificate", pkcs8PEM(t, leaf.key), nil, "has no certificate", nil},
-		{"key of another certificate", certPEM(leaf, ca), pkcs8PEM(t, other.key), "belongs to none of its certificates", nil},
-		{"two keys", slices.Concat(certPEM(leaf), pkcs8PEM(t, leaf.key), pkcs1PEM(leaf.key)), nil, "more than one private key", nil},
-		{"PKCS#12 and a key file", pfx, pkcs8PEM(t, leaf.key), "is PKCS#12, which holds its own key", nil},
+		{"no certificate", pkcs8PEM(t, leaf.Key), nil, "has no certificate", nil},
+		{"key of another certificate", certPEM(leaf, ca), pkcs8PEM(t, other.Key), "belongs to none of its certificates", nil},
+		{"two keys", slices.Concat(certPEM(leaf), pkcs8PEM(t, leaf.Key), pkcs1PEM(leaf.Key)), nil, "more than one private key", nil},
+		{"PKCS#12 and a key file", pfx, pkcs8PEM(t, leaf.Key), "is PKCS#12, which holds its own key", nil},
 		{"corrupt certificate", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte(marker)}), nil, "certificate 1", nil},
 		{"corrupt PKCS#12", append([]byte{0x30, 0x82}, marker...), nil, "(PKCS#12)", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			files := CertificateFiles{CertFile: writeFile(t, filepath.Join(dir, "tls.crt"), tt.cert)}
-			if tt.key != nil {
-				files.KeyFile = writeFile(t, filepath.Join(dir, "tls.key"), tt.key)
-			}
+			files := writeCertFiles(t, tt.cert, tt.key)
+			dir := filepath.Dir(files.CertFile)
 			_, err := New(entraOptions(newEntra(t, fakes.EntraOptions{}), Certificate(files)))
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), dir) ||
 				strings.Contains(err.Error(), marker) || (tt.wantIs != nil && !errors.Is(err, tt.wantIs)) {

@@ -7,11 +7,13 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -549,6 +551,54 @@ func x5cChainOf(x5c any, leaf *x509.Certificate) error {
 		}
 	}
 	return nil
+}
+
+// ClientCert is a certificate with its private key: an app's client
+// certificate, or the CA that issued it.
+type ClientCert struct {
+	Cert *x509.Certificate
+	Key  crypto.Signer
+}
+
+// NewClientCert issues a certificate named name for key (a fresh 2048-bit
+// RSA key when nil), valid from an hour ago for a day, signed by parent
+// (self-signed when nil); ca makes it a CA that can sign others.
+func NewClientCert(name string, key crypto.Signer, parent *ClientCert, ca bool) (*ClientCert, error) {
+	if key == nil {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, fmt.Errorf("generate key of %s: %w", name, err)
+		}
+		key = k
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		return nil, fmt.Errorf("serial of %s: %w", name, err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  ca,
+		BasicConstraintsValid: true,
+	}
+	if ca {
+		tmpl.KeyUsage = x509.KeyUsageCertSign
+	}
+	issuer, signer := tmpl, key
+	if parent != nil {
+		issuer, signer = parent.Cert, parent.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), signer)
+	if err != nil {
+		return nil, fmt.Errorf("certificate %s: %w", name, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("certificate %s: %w", name, err)
+	}
+	return &ClientCert{Cert: cert, Key: key}, nil
 }
 
 // entraSplitJWT decodes a compact JWS without checking its signature.

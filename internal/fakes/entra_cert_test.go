@@ -6,9 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,50 +14,22 @@ import (
 	"time"
 )
 
-// entraTestCert is a certificate with its key, issued by parent (nil:
+// entraTestCert issues a certificate with an RSA key, by parent (nil:
 // self-signed); ca makes it a CA.
-func entraTestCert(t *testing.T, name string, parent *entraTestCertKey, ca bool) *entraTestCertKey {
+func entraTestCert(t *testing.T, name string, parent *ClientCert, ca bool) *ClientCert {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	c, err := NewClientCert(name, nil, parent, ca)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  ca,
-		BasicConstraintsValid: true,
-	}
-	if ca {
-		tmpl.KeyUsage = x509.KeyUsageCertSign
-	}
-	issuer, signer := tmpl, key
-	if parent != nil {
-		issuer, signer = parent.cert, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, &key.PublicKey, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &entraTestCertKey{cert: cert, key: key}
-}
-
-type entraTestCertKey struct {
-	cert *x509.Certificate
-	key  *rsa.PrivateKey
+	return c
 }
 
 // assertion signs a client assertion for the token endpoint of tenant the
 // way MSAL Go does (PS256, x5t#S256), with x5c when chain is not nil.
-func (c *entraTestCertKey) assertion(t *testing.T, e *Entra, tenant string, chain []*x509.Certificate) string {
+func entraCertAssertion(c *ClientCert, t *testing.T, e *Entra, tenant string, chain []*x509.Certificate) string {
 	t.Helper()
-	thumb := sha256.Sum256(c.cert.Raw)
+	thumb := sha256.Sum256(c.Cert.Raw)
 	header := map[string]any{"alg": "PS256", "typ": "JWT", "x5t#S256": base64.StdEncoding.EncodeToString(thumb[:])}
 	if chain != nil {
 		var x5c []string
@@ -74,7 +44,7 @@ func (c *entraTestCertKey) assertion(t *testing.T, e *Entra, tenant string, chai
 		"jti": "1", "nbf": now, "exp": now + 600,
 	})
 	sum := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPSS(rand.Reader, c.key, crypto.SHA256, sum[:], nil)
+	sig, err := rsa.SignPSS(rand.Reader, c.Key.(*rsa.PrivateKey), crypto.SHA256, sum[:], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +66,7 @@ func TestEntraCertificateX5C(t *testing.T) {
 	ca := entraTestCert(t, "ca", nil, true)
 	leaf := entraTestCert(t, "bot", ca, false)
 	stranger := entraTestCert(t, "other-ca", nil, true)
-	e := NewEntra(EntraOptions{ClientID: entraTestApp, AcceptAssertion: true, ClientCertificate: leaf.cert, RequireX5C: true})
+	e := NewEntra(EntraOptions{ClientID: entraTestApp, AcceptAssertion: true, ClientCertificate: leaf.Cert, RequireX5C: true})
 	defer e.Close()
 
 	tests := []struct {
@@ -108,15 +78,15 @@ func TestEntraCertificateX5C(t *testing.T) {
 		// What Entra answers an app with subject-name/issuer auth whose
 		// client sends no x5c: it looks for a registered key, finds none.
 		{"no x5c", nil, false, "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found."},
-		{"leaf only", []*x509.Certificate{leaf.cert}, true, ""},
-		{"leaf then issuer", []*x509.Certificate{leaf.cert, ca.cert}, true, ""},
-		{"issuer first", []*x509.Certificate{ca.cert, leaf.cert}, false, "the first certificate is not the one that signed the assertion"},
-		{"wrong issuer", []*x509.Certificate{leaf.cert, stranger.cert}, false, "certificate 0 is not signed by certificate 1"},
+		{"leaf only", []*x509.Certificate{leaf.Cert}, true, ""},
+		{"leaf then issuer", []*x509.Certificate{leaf.Cert, ca.Cert}, true, ""},
+		{"issuer first", []*x509.Certificate{ca.Cert, leaf.Cert}, false, "the first certificate is not the one that signed the assertion"},
+		{"wrong issuer", []*x509.Certificate{leaf.Cert, stranger.Cert}, false, "certificate 0 is not signed by certificate 1"},
 		{"empty", []*x509.Certificate{}, false, "x5c certificate chain is not valid: empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := postEntraToken(t, e, "tenant-1", entraAssertionForm(leaf.assertion(t, e, "tenant-1", tt.chain)))
+			status, body := postEntraToken(t, e, "tenant-1", entraAssertionForm(entraCertAssertion(leaf, t, e, "tenant-1", tt.chain)))
 			if tt.wantOK {
 				if status != http.StatusOK {
 					t.Errorf("token = %d %v; want 200", status, body)
@@ -135,10 +105,10 @@ func TestEntraCertificateRotation(t *testing.T) {
 	t.Parallel()
 	old := entraTestCert(t, "old", nil, false)
 	next := entraTestCert(t, "new", nil, false)
-	e := NewEntra(EntraOptions{ClientID: entraTestApp, AcceptAssertion: true, ClientCertificate: old.cert})
+	e := NewEntra(EntraOptions{ClientID: entraTestApp, AcceptAssertion: true, ClientCertificate: old.Cert})
 	defer e.Close()
-	send := func(c *entraTestCertKey) (int, string) {
-		status, body := postEntraToken(t, e, "tenant-1", entraAssertionForm(c.assertion(t, e, "tenant-1", nil)))
+	send := func(c *ClientCert) (int, string) {
+		status, body := postEntraToken(t, e, "tenant-1", entraAssertionForm(entraCertAssertion(c, t, e, "tenant-1", nil)))
 		desc, _ := body["error_description"].(string)
 		return status, desc
 	}
@@ -148,7 +118,7 @@ func TestEntraCertificateRotation(t *testing.T) {
 	if status, desc := send(next); status != http.StatusUnauthorized || !strings.Contains(desc, "AADSTS700027") {
 		t.Errorf("new certificate before the rotation = %d %s; want 401 AADSTS700027", status, desc)
 	}
-	e.SetClientCertificate(next.cert)
+	e.SetClientCertificate(next.Cert)
 	if status, desc := send(next); status != http.StatusOK {
 		t.Errorf("new certificate after the rotation = %d %s; want 200", status, desc)
 	}
