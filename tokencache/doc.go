@@ -6,7 +6,7 @@
 // # Shape
 //
 // A [Credential] says how the identity proves itself. It is built by one of
-// [ClientSecret], [ClientSecretFile], [CertificateFile], [AssertionFile]
+// [ClientSecret], [ClientSecretFile], [Certificate], [AssertionFile]
 // (a federated token file), [ManagedIdentity], and [FederatedManagedIdentity]
 // and [FederatedWorkloadIdentity] (another identity's token for the cloud's
 // token-exchange audience as the client assertion, kept until near its

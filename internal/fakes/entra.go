@@ -7,11 +7,13 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -45,6 +47,13 @@ type EntraOptions struct {
 	// credential: PS256/RS256 signature, x5t#S256, iss = sub = client_id,
 	// aud = the token endpoint, not expired.
 	ClientCertificate *x509.Certificate
+	// RequireX5C, with ClientCertificate, also requires the certificate
+	// chain in the assertion's x5c header, as subject-name/issuer
+	// authentication does: leaf first (the certificate the thumbprint
+	// names), each certificate signed by the next. Without it the fake
+	// answers as Entra does for such an app, whose certificate is not
+	// registered: AADSTS700027, the key was not found.
+	RequireX5C bool
 	// FederatedIdentity, when set, is the client id of an identity that
 	// ClientID trusts with a federated identity credential (a managed
 	// identity): its tokens for TokenExchangeAudience, issued by this fake,
@@ -85,6 +94,7 @@ type Entra struct {
 	mu                sync.Mutex
 	clientSecret      string
 	expectedAssertion string
+	clientCert        *x509.Certificate
 	expiresIn         time.Duration
 	delay             time.Duration
 	failN, failStatus int
@@ -102,6 +112,7 @@ func NewEntra(opts EntraOptions) *Entra {
 		opts:              opts,
 		clientSecret:      opts.ClientSecret,
 		expectedAssertion: opts.ExpectedAssertion,
+		clientCert:        opts.ClientCertificate,
 		expiresIn:         opts.ExpiresIn,
 	}
 	if e.signer == nil {
@@ -198,6 +209,14 @@ func (e *Entra) SetExpectedAssertion(assertion string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.expectedAssertion = assertion
+}
+
+// SetClientCertificate changes the accepted certificate (a rotation: the
+// app's registration now holds only the new one).
+func (e *Entra) SetClientCertificate(cert *x509.Certificate) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.clientCert = cert
 }
 
 // FailNext makes the next n token requests fail with status, before any
@@ -343,10 +362,12 @@ func (e *Entra) token(w http.ResponseWriter, r *http.Request) {
 			"AADSTS1002012: The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
 		return
 	}
-	acr, ok := e.authenticate(r.PostForm, clientID, tenant, hop)
+	acr, refusal, ok := e.authenticate(r.PostForm, clientID, tenant, hop)
 	if !ok {
-		entraWriteError(w, http.StatusUnauthorized, "invalid_client",
-			"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.")
+		if refusal == "" {
+			refusal = "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID."
+		}
+		entraWriteError(w, http.StatusUnauthorized, "invalid_client", refusal)
 		return
 	}
 	access, expiresIn := e.issue(clientID, tenant, resource, acr)
@@ -413,51 +434,71 @@ func resourceOf(scope, want string) (string, bool) {
 }
 
 // authenticate checks the client credential and returns the appidacr claim
-// Entra would issue: "1" for a secret, "2" for an assertion. The federated
+// Entra would issue: "1" for a secret, "2" for an assertion; or, refused,
+// Entra's error description when it is not the generic one. The federated
 // identity's exchange (hop) takes ExpectedAssertion only.
-func (e *Entra) authenticate(form url.Values, clientID, tenant string, hop bool) (string, bool) {
+func (e *Entra) authenticate(form url.Values, clientID, tenant string, hop bool) (acr, refusal string, ok bool) {
 	e.mu.Lock()
-	secret, expected := e.clientSecret, e.expectedAssertion
+	secret, expected, cert := e.clientSecret, e.expectedAssertion, e.clientCert
 	e.mu.Unlock()
 	if got := form.Get("client_secret"); got != "" {
 		ok := secret != "" && subtle.ConstantTimeCompare([]byte(got), []byte(secret)) == 1
-		return "1", ok
+		return "1", "", ok
 	}
 	assertion := form.Get("client_assertion")
 	if assertion == "" || !e.opts.AcceptAssertion ||
 		form.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
-		return "", false
+		return "", "", false
 	}
 	e.mu.Lock()
 	e.assertions = append(e.assertions, assertion)
 	e.mu.Unlock()
 	switch {
 	case expected != "" && subtle.ConstantTimeCompare([]byte(assertion), []byte(expected)) == 1:
-		return "2", true
+		return "2", "", true
 	case hop:
-		return "", false
+		return "", "", false
 	case e.opts.FederatedIdentity != "" && e.federatedAssertionValid(assertion):
-		return "2", true
-	case e.opts.ClientCertificate != nil && e.certAssertionValid(assertion, clientID, tenant):
-		return "2", true
-	case e.opts.AcceptAnyAssertion:
-		_, _, _, _, err := entraSplitJWT(assertion)
-		return "2", err == nil
+		return "2", "", true
 	}
-	return "", false
+	if cert != nil {
+		if refusal = e.certAssertionRefusal(assertion, cert, clientID, tenant); refusal == "" {
+			return "2", "", true
+		}
+	}
+	if e.opts.AcceptAnyAssertion {
+		_, _, _, _, err := entraSplitJWT(assertion)
+		return "2", "", err == nil
+	}
+	return "", refusal, false
 }
 
-// certAssertionValid checks an assertion the way Entra checks one signed with
-// a registered certificate.
-func (e *Entra) certAssertionValid(assertion, clientID, tenant string) bool {
+// certAssertionRefusal checks an assertion the way Entra checks one signed
+// with the app's registered certificate, cert, and returns why it refuses
+// it, or "". The descriptions are Entra's, shortened.
+func (e *Entra) certAssertionRefusal(assertion string, cert *x509.Certificate, clientID, tenant string) string {
 	header, claims, signingInput, sig, err := entraSplitJWT(assertion)
 	if err != nil {
-		return false
+		return "AADSTS50027: JWT token is invalid or malformed."
 	}
-	cert := e.opts.ClientCertificate
+	// MSAL sends the SHA-256 thumbprint in standard base64 (not base64url).
+	thumb := sha256.Sum256(cert.Raw)
+	x5t, _ := header["x5t#S256"].(string)
+	notRegistered := fmt.Sprintf("AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '%s']", x5t)
+	if x5t != base64.StdEncoding.EncodeToString(thumb[:]) && x5t != base64.RawURLEncoding.EncodeToString(thumb[:]) {
+		return notRegistered
+	}
+	if e.opts.RequireX5C {
+		if _, sent := header["x5c"]; !sent {
+			return notRegistered
+		}
+		if err := x5cChainOf(header["x5c"], cert); err != nil {
+			return "AADSTS700027: Client assertion failed signature validation. [Reason - the x5c certificate chain is not valid: " + err.Error() + "]"
+		}
+	}
 	pub, ok := cert.PublicKey.(*rsa.PublicKey)
 	if !ok {
-		return false
+		return "AADSTS700027: Client assertion contains an invalid signature. [Reason - The key is not an RSA key.]"
 	}
 	sum := sha256.Sum256([]byte(signingInput))
 	switch header["alg"] {
@@ -466,20 +507,98 @@ func (e *Entra) certAssertionValid(assertion, clientID, tenant string) bool {
 	case "RS256":
 		err = rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig)
 	default:
-		return false
+		err = fmt.Errorf("alg %v", header["alg"])
 	}
 	if err != nil {
-		return false
+		return "AADSTS700027: Client assertion contains an invalid signature. [Reason - The provided signature value did not match the expected signature value.]"
 	}
-	// MSAL sends the SHA-256 thumbprint in standard base64 (not base64url).
-	thumb := sha256.Sum256(cert.Raw)
-	if x5t, _ := header["x5t#S256"].(string); x5t != base64.StdEncoding.EncodeToString(thumb[:]) &&
-		x5t != base64.RawURLEncoding.EncodeToString(thumb[:]) {
-		return false
+	if claims["iss"] != clientID || claims["sub"] != clientID {
+		return "AADSTS700021: Client assertion application identifier doesn't match 'client_id' parameter."
 	}
-	exp, _ := claims["exp"].(float64)
-	return claims["iss"] == clientID && claims["sub"] == clientID &&
-		claims["aud"] == e.TokenEndpoint(tenant) && int64(exp) > time.Now().Unix()
+	if claims["aud"] != e.TokenEndpoint(tenant) {
+		return "AADSTS700027: Client assertion contains an invalid audience."
+	}
+	if exp, _ := claims["exp"].(float64); int64(exp) <= time.Now().Unix() {
+		return "AADSTS700024: Client assertion is not within its valid time range."
+	}
+	return ""
+}
+
+// x5cChainOf checks an x5c header member: base64 (standard) DER
+// certificates, leaf first, each signed by the next.
+func x5cChainOf(x5c any, leaf *x509.Certificate) error {
+	list, _ := x5c.([]any)
+	if len(list) == 0 {
+		return errors.New("empty")
+	}
+	chain := make([]*x509.Certificate, len(list))
+	for i, v := range list {
+		s, _ := v.(string)
+		der, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return fmt.Errorf("entry %d is not base64", i)
+		}
+		if chain[i], err = x509.ParseCertificate(der); err != nil {
+			return fmt.Errorf("entry %d is not a certificate", i)
+		}
+	}
+	if !chain[0].Equal(leaf) {
+		return errors.New("the first certificate is not the one that signed the assertion")
+	}
+	for i := 0; i+1 < len(chain); i++ {
+		if err := chain[i].CheckSignatureFrom(chain[i+1]); err != nil {
+			return fmt.Errorf("certificate %d is not signed by certificate %d", i, i+1)
+		}
+	}
+	return nil
+}
+
+// ClientCert is a certificate with its private key: an app's client
+// certificate, or the CA that issued it.
+type ClientCert struct {
+	Cert *x509.Certificate
+	Key  crypto.Signer
+}
+
+// NewClientCert issues a certificate named name for key (a fresh 2048-bit
+// RSA key when nil), valid from an hour ago for a day, signed by parent
+// (self-signed when nil); ca makes it a CA that can sign others.
+func NewClientCert(name string, key crypto.Signer, parent *ClientCert, ca bool) (*ClientCert, error) {
+	if key == nil {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, fmt.Errorf("generate key of %s: %w", name, err)
+		}
+		key = k
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		return nil, fmt.Errorf("serial of %s: %w", name, err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  ca,
+		BasicConstraintsValid: true,
+	}
+	if ca {
+		tmpl.KeyUsage = x509.KeyUsageCertSign
+	}
+	issuer, signer := tmpl, key
+	if parent != nil {
+		issuer, signer = parent.Cert, parent.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), signer)
+	if err != nil {
+		return nil, fmt.Errorf("certificate %s: %w", name, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("certificate %s: %w", name, err)
+	}
+	return &ClientCert{Cert: cert, Key: key}, nil
 }
 
 // entraSplitJWT decodes a compact JWS without checking its signature.
