@@ -458,10 +458,8 @@ func (l *loader) agentsIdentity(c *Config, conn *agentsConn, agents agentsEnv) I
 		federatedMI:            conn.variableFor(propFederatedClientID),
 	}
 	n.tenantHint = n.tenantShown
-	var accepted []string
 	uses := ""
 	for _, cp := range credentialProps() {
-		accepted = append(accepted, conn.variableFor(cp.prop))
 		if cp.authType == authType || cp.authType == authCertificate && authType == authCertificateSubjectName {
 			uses = cp.prop
 		}
@@ -478,7 +476,6 @@ func (l *loader) agentsIdentity(c *Config, conn *agentsConn, agents agentsEnv) I
 			n.credentials = append(n.credentials, names)
 		}
 	}
-	n.accepted = strings.Join(accepted[:len(accepted)-1], ", ") + " or " + accepted[len(accepted)-1] + ", or set " + typeVar
 
 	webhook := false
 	switch authType {
@@ -519,10 +516,11 @@ func (l *loader) agentsIdentity(c *Config, conn *agentsConn, agents agentsEnv) I
 
 	// Which credential is set, against the AuthType.
 	switch {
-	case authType == "":
-	case !explicit || uses == "":
-		// Inferred, or a managed identity: the settings must name one
-		// credential, or none for a managed identity.
+	case authType == "" || !explicit:
+		// Inferred as the SDK infers it, which also picks among several
+		// credentials: an .env the SDK runs with runs here.
+	case uses == "":
+		// A managed identity: no other credential.
 		l.checkCredentialCount(id, n)
 	default:
 		for _, names := range n.credentials {
@@ -600,11 +598,11 @@ func (l *loader) agentsTenant(c *Config, conn *agentsConn, id *Identity, webhook
 	authTenant := ""
 	if s, ok := l.one(conn.settings, propAuthorityEndpoint); ok {
 		if u, good := l.url(s.variable, s.value, urlRule{noQuery: true}); good {
-			path := strings.Trim(u.Path, "/")
-			if strings.Contains(path, "/") {
+			id.AuthorityHost, authTenant = u.Scheme+"://"+u.Host, strings.Trim(u.Path, "/")
+			if strings.Contains(authTenant, "/") {
 				l.fail(s.variable, "has more than a tenant after the host; give https://host or https://host/tenant")
+				authTenant = ""
 			}
-			id.AuthorityHost, authTenant = u.Scheme+"://"+u.Host, path
 		}
 	}
 	login := defaultsFor(c.Cloud).loginTenant
