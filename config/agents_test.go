@@ -120,13 +120,21 @@ func TestLoadAgentsConnection(t *testing.T) {
 		{"multi-tenant by the authority", secretConn(map[string]string{conn + "AuthorityEndpoint": "https://login.microsoftonline.com/botframework.com"}),
 			config.CredentialSecret, func(id *config.Identity) { id.AppPassword, id.AppType = secret, config.AppTypeMultiTenant }},
 		{"multi-tenant without a tenant", secretConn(map[string]string{conn + "TenantId": unset}),
-			config.CredentialSecret, func(id *config.Identity) { id.AppPassword, id.AppType, id.TenantID = secret, config.AppTypeMultiTenant, "" }},
+			config.CredentialSecret, func(id *config.Identity) {
+				id.AppPassword, id.AppType, id.TenantID = secret, config.AppTypeMultiTenant, ""
+			}},
 		{"scope", secretConn(map[string]string{conn + "Scopes": "https://api.botframework.us"}),
-			config.CredentialSecret, func(id *config.Identity) { id.AppPassword, id.TokenScope = secret, "https://api.botframework.us/.default" }},
+			config.CredentialSecret, func(id *config.Identity) {
+				id.AppPassword, id.TokenScope = secret, "https://api.botframework.us/.default"
+			}},
 		{"Scope alias", secretConn(map[string]string{conn + "Scope": "https://api.botframework.us/.default"}),
-			config.CredentialSecret, func(id *config.Identity) { id.AppPassword, id.TokenScope = secret, "https://api.botframework.us/.default" }},
+			config.CredentialSecret, func(id *config.Identity) {
+				id.AppPassword, id.TokenScope = secret, "https://api.botframework.us/.default"
+			}},
 		{".NET scope list", secretConn(map[string]string{conn + "Scopes__0": "https://api.botframework.us/.default"}),
-			config.CredentialSecret, func(id *config.Identity) { id.AppPassword, id.TokenScope = secret, "https://api.botframework.us/.default" }},
+			config.CredentialSecret, func(id *config.Identity) {
+				id.AppPassword, id.TokenScope = secret, "https://api.botframework.us/.default"
+			}},
 		{"sidecar settings", secretConn(map[string]string{conn + "BotUrl": "http://bot:8080/api/messages", conn + "OutboundAddr": "127.0.0.1:4001"}),
 			config.CredentialSecret, func(id *config.Identity) {
 				id.AppPassword, id.BotURL, id.OutboundAddr, id.OutboundURL = secret, "http://bot:8080/api/messages", "127.0.0.1:4001", "http://127.0.0.1:4001/"
