@@ -21,7 +21,8 @@ type Config struct {
 
 	// AppID is the bot's Entra app (client) id, and the client id of the
 	// managed identity for AppTypeUserAssignedMSI.
-	AppID string `env:"MicrosoftAppId,notEmpty" alias:"CLIENT_ID" usage:"the bot's Entra app (client) id; required"`
+	// Required unless M365 Agents SDK connections configure the bots.
+	AppID string `env:"MicrosoftAppId" alias:"CLIENT_ID" usage:"the bot's Entra app (client) id; required unless M365 Agents SDK connections (Connections__<name>__Settings__*) are set"`
 	// AppPassword is the client secret (CredentialSecret).
 	AppPassword Secret `env:"MicrosoftAppPassword" alias:"CLIENT_SECRET" usage:"client secret"`
 	// TenantID is the bot's tenant, required unless AppType is MultiTenant.
@@ -32,6 +33,14 @@ type Config struct {
 	ClientSecretFile string `env:"SIDECAR_CLIENT_SECRET_FILE" usage:"file holding the client secret (a mounted Kubernetes secret)"`
 	// ClientCertFile is a PEM certificate and its key (CredentialCertFile).
 	ClientCertFile string `env:"SIDECAR_CLIENT_CERT_FILE" usage:"PEM file holding a certificate and its private key"`
+	// ClientKeyFile is ClientCertFile's private key, when that file holds
+	// the certificate only.
+	ClientKeyFile string `env:"SIDECAR_CLIENT_KEY_FILE" usage:"with SIDECAR_CLIENT_CERT_FILE, a PEM file holding its private key when the certificate file has none"`
+	// ClientCertPassword decrypts an encrypted key or PKCS#12 ClientCertFile.
+	ClientCertPassword Secret `env:"SIDECAR_CLIENT_CERT_PASSWORD" usage:"with SIDECAR_CLIENT_CERT_FILE, the password of its encrypted key or PKCS#12 file"`
+	// ClientCertSendX5C sends the certificate chain with each token
+	// request (subject-name/issuer authentication).
+	ClientCertSendX5C bool `env:"SIDECAR_CLIENT_CERT_SEND_X5C" envDefault:"false" usage:"with SIDECAR_CLIENT_CERT_FILE, send the certificate chain (x5c) with each token request, as subject-name/issuer authentication requires"`
 	// FederatedTokenFile is a workload identity's client assertion
 	// (CredentialFederatedFile). The name is the one the Azure Workload
 	// Identity webhook injects.
@@ -115,11 +124,17 @@ type Config struct {
 	// MaxBodyBytes caps request bodies on both listeners (413 beyond).
 	MaxBodyBytes Size `env:"SIDECAR_MAX_BODY_BYTES" envDefault:"8MiB" usage:"larger request bodies get 413, on both listeners"`
 	// Connections are the identities besides the primary one, from the
-	// M365 Agents SDK's Connections__<name>__Settings__* variables.
+	// M365 Agents SDK's Connections__<name>__Settings__* variables (see
+	// agents.go), in name order.
 	Connections []Identity `env:"-"`
 	// ConnectionsMap picks the identity of a call that no reference
 	// resolves (ConnectionsMap__<i>__*): the first rule that matches wins.
+	// Each rule's Connection is the Name of an identity.
 	ConnectionsMap []ConnectionRule `env:"-"`
+	// primaryName is the name of the connection that is the primary
+	// identity when no top-level identity is set; Load copied its
+	// settings into the top-level fields. "" means PrimaryName.
+	primaryName string
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"SIDECAR_LOG_LEVEL" envDefault:"info" show:"word" usage:"debug, info, warn or error"`
@@ -146,11 +161,13 @@ func Load(environ map[string]string) (Config, error) {
 		from:    map[string]string{},
 		present: map[string][]string{},
 		failed:  map[string]bool{},
+		extra:   map[string]extraVar{},
 	}
 	for _, v := range vars {
 		l.resolve(environ, v)
 	}
 	l.resolveWebhook(environ)
+	agents := l.readAgents(environ)
 
 	cfg, err := env.ParseAsWithOptions[Config](env.Options{
 		// Never nil: env reads the process environment when it is.
@@ -164,7 +181,7 @@ func Load(environ map[string]string) (Config, error) {
 	if err != nil {
 		l.envErrors(err)
 	}
-	l.check(&cfg)
+	l.check(&cfg, agents)
 	if len(l.problems) > 0 {
 		// Report in table order, whichever stage found the problem.
 		slices.SortStableFunc(l.problems, func(a, b problem) int { return a.order - b.order })
@@ -192,6 +209,15 @@ type loader struct {
 	// on them do not pile up consequences of the same mistake.
 	failed   map[string]bool
 	problems []problem
+	// extra holds the Agents SDK variables, which the table does not
+	// list, so that fail shows their values by the same rule.
+	extra map[string]extraVar
+}
+
+// extraVar is a variable outside the table, as fail may show it.
+type extraVar struct {
+	v     variable
+	value string
 }
 
 // problem is a Problem with its variable's place in the table.
@@ -240,13 +266,17 @@ func (l *loader) lookup(pred func(variable) bool) (variable, bool) {
 
 // fail records a problem with the value of the canonical variable name.
 func (l *loader) fail(name, reason string) {
-	v, _ := l.lookup(func(v variable) bool { return v.Name == name })
+	v, ok := l.lookup(func(v variable) bool { return v.Name == name })
+	raw := l.raw[name]
+	if e, isExtra := l.extra[name]; !ok && isExtra {
+		v, raw = e.v, e.value
+	}
 	shown := name
 	if from := l.from[name]; from != "" {
 		shown = from
 	}
 	p := Problem{Variable: shown, Reason: reason}
-	if raw := l.raw[name]; raw != "" {
+	if raw != "" {
 		if p.Value = v.display(raw); p.Value == "" && !v.secret() {
 			p.ValueLength = len(raw)
 		}

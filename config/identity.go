@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 )
 
@@ -20,6 +21,11 @@ const (
 	// AppTypeUserAssignedMSI takes tokens from the managed identity whose
 	// client id is MicrosoftAppId; it has no secret.
 	AppTypeUserAssignedMSI AppType = "UserAssignedMSI"
+	// AppTypeSystemAssignedMSI takes tokens from the system-assigned
+	// managed identity of the host; its client id is the AppID. Only an
+	// Agents SDK connection (AuthType=SystemManagedIdentity) has it:
+	// MicrosoftAppType has no such value.
+	AppTypeSystemAssignedMSI AppType = "SystemAssignedMSI"
 
 	appTypesAccepted = "SingleTenant, MultiTenant or UserAssignedMSI"
 )
@@ -65,6 +71,9 @@ const (
 	// issued for another identity (AZURE_CLIENT_ID), whose token for the
 	// token-exchange audience is the bot app's client assertion.
 	CredentialFederatedWorkloadIdentity
+	// CredentialSystemManagedIdentity is the system-assigned managed
+	// identity of AppTypeSystemAssignedMSI.
+	CredentialSystemManagedIdentity
 )
 
 // SystemAssigned is the value of SIDECAR_FEDERATED_MANAGED_IDENTITY_CLIENT_ID
@@ -89,6 +98,8 @@ func (k CredentialKind) String() string {
 		return "managed identity as federated credential"
 	case CredentialFederatedWorkloadIdentity:
 		return "federated token file of a trusted identity"
+	case CredentialSystemManagedIdentity:
+		return "system-assigned managed identity"
 	}
 	return "none"
 }
@@ -144,16 +155,25 @@ type Identity struct {
 // PrimaryName names the identity of the top-level variables.
 const PrimaryName = "default"
 
-// Primary returns the identity the top-level variables configure.
+// Primary returns the identity the top-level variables configure, or,
+// when only Agents SDK connections are set, the connection Load chose as
+// the primary one (see agents.go), under its connection name.
 func (c Config) Primary() Identity {
+	name := c.primaryName
+	if name == "" {
+		name = PrimaryName
+	}
 	return Identity{
-		Name:                     PrimaryName,
+		Name:                     name,
 		AppID:                    c.AppID,
 		TenantID:                 c.TenantID,
 		AppType:                  c.AppType,
 		AppPassword:              c.AppPassword,
 		ClientSecretFile:         c.ClientSecretFile,
 		ClientCertFile:           c.ClientCertFile,
+		ClientKeyFile:            c.ClientKeyFile,
+		ClientCertPassword:       c.ClientCertPassword,
+		SendX5C:                  c.ClientCertSendX5C,
 		FederatedTokenFile:       c.FederatedTokenFile,
 		FederatedTokenClientID:   c.FederatedTokenClientID,
 		FederatedManagedIdentity: c.FederatedManagedIdentity,
@@ -166,9 +186,9 @@ func (c Config) Primary() Identity {
 	}
 }
 
-// Identities returns every configured identity, each with its own Name,
-// the primary one first: it serves the calls that neither a reference nor
-// ConnectionsMap assigns.
+// Identities returns every configured identity once, each with its own
+// Name, the primary one first: it serves the calls that neither a
+// reference nor ConnectionsMap assigns.
 func (c Config) Identities() []Identity {
 	return append([]Identity{c.Primary()}, c.Connections...)
 }
@@ -177,22 +197,45 @@ func (c Config) Identities() []Identity {
 // serviceUrl (and audience) use the identity named Connection.
 type ConnectionRule struct {
 	// ServiceURL is a case-insensitive regular expression the call's
-	// serviceUrl must match; "*" or "" matches any.
+	// serviceUrl must match (unanchored, as the Agents SDKs test it);
+	// "*" or "" matches any.
 	ServiceURL string
 	// Audience, when set, is the app id the call must be made for.
 	Audience string
 	// Connection names the identity.
 	Connection string
+	// re is ServiceURL compiled by Load.
+	re *regexp.Regexp
 }
 
 // Matches reports whether a call to serviceURL for audience (an app id,
-// or "" when the call names none) falls under r.
+// or "" when the call names none) falls under r. A rule with an audience
+// matches any audience when the call names none, as the Agents SDK's
+// ConnectionManager.getTokenProvider does.
 func (r ConnectionRule) Matches(serviceURL, audience string) bool {
-	if r.Audience != "" && !strings.EqualFold(r.Audience, audience) {
+	if r.Audience != "" && audience != "" && !strings.EqualFold(r.Audience, audience) {
 		return false
 	}
-	return r.ServiceURL == "" || r.ServiceURL == "*" || strings.EqualFold(r.ServiceURL, serviceURL)
+	if r.anyServiceURL() {
+		return true
+	}
+	re := r.re
+	if re == nil {
+		// A rule built by hand rather than by Load.
+		var err error
+		if re, err = compileServiceURL(r.ServiceURL); err != nil {
+			return false
+		}
+	}
+	return re.MatchString(serviceURL)
 }
+
+// anyServiceURL reports whether r matches every serviceUrl.
+func (r ConnectionRule) anyServiceURL() bool { return r.ServiceURL == "" || r.ServiceURL == "*" }
+
+// compileServiceURL compiles a ConnectionsMap ServiceUrl as JavaScript's
+// new RegExp(serviceUrl, 'i') does.
+func compileServiceURL(s string) (*regexp.Regexp, error) { return regexp.Compile("(?i)" + s) }
 
 // Credential returns the primary identity's credential.
 func (c Config) Credential() CredentialKind { return c.Primary().Credential() }
@@ -213,6 +256,8 @@ func (c Identity) Credential() CredentialKind {
 	switch {
 	case c.AppType == AppTypeUserAssignedMSI:
 		return CredentialManagedIdentity
+	case c.AppType == AppTypeSystemAssignedMSI:
+		return CredentialSystemManagedIdentity
 	case c.AppPassword != "":
 		return CredentialSecret
 	case c.ClientSecretFile != "":

@@ -22,6 +22,13 @@ const (
 	varFederatedFile = "AZURE_FEDERATED_TOKEN_FILE"
 	varFederatedMI   = "SIDECAR_FEDERATED_MANAGED_IDENTITY_CLIENT_ID"
 	varOutboundAddr  = "SIDECAR_OUTBOUND_ADDR"
+	varOutboundURL   = "SIDECAR_OUTBOUND_URL"
+	varBotURL        = "SIDECAR_BOT_URL"
+	varAppID         = "MicrosoftAppId"
+	varKeyFile       = "SIDECAR_CLIENT_KEY_FILE"
+	varCertPassword  = "SIDECAR_CLIENT_CERT_PASSWORD"
+	varSendX5C       = "SIDECAR_CLIENT_CERT_SEND_X5C"
+	varTokenScope    = "SIDECAR_TOKEN_SCOPE"
 	varTrusted       = "SIDECAR_TRUSTED_SERVICE_URLS"
 
 	varOutboundNonLoopback = "SIDECAR_OUTBOUND_NON_LOOPBACK_I_UNDERSTAND"
@@ -47,27 +54,27 @@ func parseInt(s string) (any, error) {
 
 // check validates and normalises what env parsed. It skips a variable
 // whose parse already failed, and checks that depend on it.
-func (l *loader) check(c *Config) {
-	l.checkIdentity(c)
-	l.checkCredential(c)
+func (l *loader) check(c *Config, agents agentsEnv) {
 	l.checkEndpoints(c)
-	l.checkWorkloadIdentity(c)
+	top := l.raw[varAppID] != ""
+	switch {
+	case top || !agents.any():
+		l.checkTopIdentity(c)
+	default:
+		l.ignoreTopIdentity()
+	}
+	l.checkAgents(c, agents, top)
+	if c.TenantID == "" && c.AppType == AppTypeMultiTenant && c.AcceptEntraTokens {
+		l.fail("SIDECAR_ACCEPT_ENTRA_TOKENS", "needs MicrosoftAppTenantId, the tenant whose tokens to accept")
+	}
+	l.checkWebhookAuthorityHost(c)
 
 	l.addr("SIDECAR_INBOUND_ADDR", c.InboundAddr)
-	if l.addr(varOutboundAddr, c.OutboundAddr) && !c.OutboundNonLoopback && !loopbackAddr(c.OutboundAddr) {
-		l.fail(varOutboundAddr, "listens beyond loopback: the outbound listener has no authentication and sends "+
-			"whatever reaches it with the bot's token, so anyone who can connect acts as the bot. "+
-			"Use 127.0.0.1:3979 (the bot in the same pod or host), or set "+varOutboundNonLoopback+"=true "+
-			"when the bot runs elsewhere and only it can reach this address")
-	}
+	l.outboundAddr(varOutboundAddr, c.OutboundAddr, c.OutboundNonLoopback)
 	l.addr("SIDECAR_ADMIN_ADDR", c.AdminAddr)
 	c.AdminReferences = l.oneOf("SIDECAR_ADMIN_REFERENCES", c.AdminReferences, "loopback", "all", "off")
-	l.url("SIDECAR_BOT_URL", c.BotURL, urlRule{http: true})
-	if _, ok := l.url("SIDECAR_OUTBOUND_URL", c.OutboundURL, urlRule{http: true, noQuery: true}); ok {
-		// The bot's SDK appends "v3/conversations/…" to serviceUrl; some
-		// SDKs add their own "/", some do not, so one "/" is the safe form.
-		c.OutboundURL = strings.TrimRight(c.OutboundURL, "/") + "/"
-	}
+	l.url(varBotURL, c.BotURL, urlRule{http: true})
+	c.OutboundURL = l.outboundURL(varOutboundURL, c.OutboundURL)
 	if c.DefaultServiceURL != "" {
 		// A token is attached to calls sent here, so https only.
 		l.url("SIDECAR_DEFAULT_SERVICE_URL", c.DefaultServiceURL, urlRule{noQuery: true})
@@ -96,58 +103,130 @@ func (l *loader) check(c *Config) {
 	c.LogFormat = l.oneOf("SIDECAR_LOG_FORMAT", c.LogFormat, "json", "console")
 }
 
-func (l *loader) checkIdentity(c *Config) {
-	if c.TenantID != "" && strings.Trim(c.TenantID, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != "" {
-		// It becomes a path segment of the authority URL.
-		l.fail(varTenantID, "not a tenant id (a GUID) or domain name")
-	}
-	if l.failed[varAppType] {
-		return
-	}
-	if c.TenantID == "" && c.AppType != AppTypeMultiTenant {
-		l.add(varTenantID, Problem{
-			Variable: varTenantID + " (or TENANT_ID)",
-			Reason:   "required for MicrosoftAppType=" + string(c.AppType),
-		})
-	}
-	if c.TenantID == "" && c.AppType == AppTypeMultiTenant && c.AcceptEntraTokens {
-		l.fail("SIDECAR_ACCEPT_ENTRA_TOKENS", "needs MicrosoftAppTenantId, the tenant whose tokens to accept")
+// outboundAddr checks an outbound listener address: it must be loopback
+// unless nonLoopback.
+func (l *loader) outboundAddr(name, addr string, nonLoopback bool) {
+	if l.addr(name, addr) && !nonLoopback && !loopbackAddr(addr) {
+		l.fail(name, "listens beyond loopback: the outbound listener has no authentication and sends "+
+			"whatever reaches it with the bot's token, so anyone who can connect acts as the bot. "+
+			"Use 127.0.0.1:3979 (the bot in the same pod or host), or set "+varOutboundNonLoopback+"=true "+
+			"when the bot runs elsewhere and only it can reach this address")
 	}
 }
 
-// checkCredential counts the credentials that are set, as ghostunnel's
-// validateServerCredentials does, and names them (never their values).
-func (l *loader) checkCredential(c *Config) {
-	if l.failed[varAppType] {
-		return
+// outboundURL checks the serviceUrl a bot sees and returns it ending in
+// exactly one "/": the bot's SDK appends "v3/conversations/…" to it, some
+// SDKs with their own "/", some without.
+func (l *loader) outboundURL(name, s string) string {
+	if _, ok := l.url(name, s, urlRule{http: true, noQuery: true}); ok {
+		return strings.TrimRight(s, "/") + "/"
 	}
-	var set []string
-	var count int
+	return s
+}
+
+// identityNames names, for the checks one identity shares with the
+// others, the variables behind its settings as messages show them: the
+// top-level ones (MicrosoftAppId…) or a connection's
+// (Connections__<name>__Settings__…).
+type identityNames struct {
+	appID string
+	// tenant is the tenant variable fail looks up; tenantShown names it
+	// in a "required" problem, with its alias, and tenantHint says what
+	// to set when another setting needs a tenant.
+	tenant, tenantShown, tenantHint string
+	// kind is the setting a tenant is required for, like
+	// "MicrosoftAppType=SingleTenant".
+	kind string
+	// appType is the variable whose value says the identity takes no
+	// credential (a managed identity).
+	appType string
+	// credentials lists, per credential setting that is set, the names
+	// it is set under.
+	credentials [][]string
+	// accepted lists the credentials to choose from.
+	accepted string
+	// prefix starts a problem that names no single variable, so that it
+	// says which connection it is about.
+	prefix string
+	// federatedTokenClientID and federatedMI name the identity a
+	// federated token file was issued for and the managed identity used
+	// as a federated credential.
+	federatedTokenClientID, federatedMI string
+}
+
+// checkTopIdentity checks the identity of the top-level variables.
+func (l *loader) checkTopIdentity(c *Config) {
+	if c.AppID == "" {
+		l.required(varAppID)
+	}
+	n := identityNames{
+		appID:                  varAppID,
+		tenant:                 varTenantID,
+		tenantShown:            varTenantID + " (or TENANT_ID)",
+		tenantHint:             varTenantID + " (or AZURE_TENANT_ID)",
+		kind:                   "MicrosoftAppType=" + string(c.AppType),
+		appType:                varAppType,
+		accepted:               credentialsList,
+		federatedTokenClientID: varAzureClientID,
+		federatedMI:            varFederatedMI,
+	}
 	for _, name := range []string{varAppPassword, varSecretFile, varCertFile, varFederatedFile, varFederatedMI} {
 		if names := l.present[name]; len(names) > 0 {
-			set = append(set, names...)
-			count++
+			n.credentials = append(n.credentials, names)
 		}
 	}
+	for _, name := range []string{varKeyFile, varCertPassword, varSendX5C} {
+		if len(l.present[name]) > 0 && c.ClientCertFile == "" {
+			l.fail(name, "applies to a certificate only; set "+varCertFile+" or unset "+name)
+		}
+	}
+	id := c.Primary()
+	l.checkTenant(id, n)
+	if !l.failed[varAppType] {
+		l.checkCredentialCount(id, n)
+	}
+	l.checkFederatedIDs(&id, n)
+	c.FederatedTokenClientID, c.FederatedManagedIdentity = id.FederatedTokenClientID, id.FederatedManagedIdentity
+}
+
+// checkTenant checks the tenant's syntax and that there is one where the
+// identity needs it.
+func (l *loader) checkTenant(id Identity, n identityNames) {
+	if id.TenantID != "" && strings.Trim(id.TenantID, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != "" {
+		// It becomes a path segment of the authority URL.
+		l.fail(n.tenant, "not a tenant id (a GUID) or domain name")
+	}
+	if id.TenantID == "" && id.AppType != AppTypeMultiTenant && !l.failed[n.tenant] && !l.failed[n.appType] {
+		l.add(n.tenant, Problem{Variable: n.tenantShown, Reason: "required for " + n.kind})
+	}
+}
+
+// checkCredentialCount counts the credentials that are set, as
+// ghostunnel's validateServerCredentials does, and names them (never
+// their values).
+func (l *loader) checkCredentialCount(id Identity, n identityNames) {
+	var set []string
+	for _, names := range n.credentials {
+		set = append(set, names...)
+	}
+	managed := id.AppType == AppTypeUserAssignedMSI || id.AppType == AppTypeSystemAssignedMSI
 	switch {
-	case c.AppType == AppTypeUserAssignedMSI && count > 0:
+	case managed && len(set) > 0:
 		// The managed identity is the credential.
-		l.fail(varAppType, "takes no secret; unset "+strings.Join(set, ", "))
-	case c.AppType == AppTypeUserAssignedMSI:
-	case count == 0:
+		l.fail(n.appType, "takes no secret; unset "+strings.Join(set, ", "))
+	case managed:
+	case len(n.credentials) == 0:
+		l.add("", Problem{Reason: n.prefix + "no credential is set; set one of " + n.accepted})
+	case len(n.credentials) > 1:
 		l.add("", Problem{
-			Reason: "no credential is set; set one of " + credentialsList,
-		})
-	case count > 1:
-		l.add("", Problem{
-			Reason: "more than one credential is set (" + strings.Join(set, ", ") + "); keep exactly one of " + credentialsList,
+			Reason: n.prefix + "more than one credential is set (" + strings.Join(set, ", ") + "); keep exactly one of " + n.accepted,
 		})
 	}
 }
 
 func (l *loader) checkEndpoints(c *Config) {
 	c.fillFrom(defaultsFor(c.Cloud).Endpoints)
-	const host = "SIDECAR_AUTHORITY_HOST"
+	const host = varAuthorityHost
 	// https only, even on loopback: MSAL refuses any other authority scheme.
 	if u, ok := l.url(host, c.AuthorityHost, urlRule{noQuery: true}); ok {
 		if strings.Trim(u.Path, "/") != "" {
@@ -155,14 +234,19 @@ func (l *loader) checkEndpoints(c *Config) {
 		}
 		c.AuthorityHost = strings.TrimRight(c.AuthorityHost, "/")
 	}
-	if _, ok := l.url("SIDECAR_TOKEN_SCOPE", c.TokenScope, urlRule{loopbackHTTP: true, noQuery: true}); ok &&
-		!strings.HasSuffix(c.TokenScope, "/.default") {
-		// The SDKs' ToChannelFromBotOAuthScope is the resource; they append
-		// "/.default", which the client-credentials grant requires.
-		c.TokenScope = strings.TrimRight(c.TokenScope, "/") + "/.default"
-	}
+	c.TokenScope = l.tokenScope(varTokenScope, c.TokenScope)
 	l.url("SIDECAR_OPENID_METADATA_URL", c.OpenIDMetadataURL, urlRule{loopbackHTTP: true})
 	l.url("SIDECAR_CHANNEL_ISSUER", c.ChannelIssuer, urlRule{loopbackHTTP: true, noQuery: true})
+}
+
+// tokenScope checks the scope of an outbound token and returns it ending
+// in "/.default": the SDKs' ToChannelFromBotOAuthScope is the resource,
+// and they append "/.default", which the client-credentials grant requires.
+func (l *loader) tokenScope(name, s string) string {
+	if _, ok := l.url(name, s, urlRule{loopbackHTTP: true, noQuery: true}); ok && !strings.HasSuffix(s, "/.default") {
+		return strings.TrimRight(s, "/") + "/.default"
+	}
+	return s
 }
 
 // urlRule says which URLs a setting accepts beyond an absolute https URL

@@ -165,7 +165,7 @@ func table() []variable {
 	public := reflect.ValueOf(defaultsFor(CloudPublic).Endpoints)
 	for i := range cfg.NumField() {
 		f := cfg.Field(i)
-		if f.Tag.Get("env") == "-" {
+		if f.Tag.Get("env") == "-" || !f.IsExported() {
 			continue // built by Load from other variables (connections)
 		}
 		if f.Type != endpoints {

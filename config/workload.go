@@ -63,26 +63,31 @@ func (l *loader) resolveWebhook(environ map[string]string) {
 	}
 }
 
-// checkWorkloadIdentity checks the webhook's AZURE_CLIENT_ID and
-// AZURE_AUTHORITY_HOST, and SIDECAR_FEDERATED_MANAGED_IDENTITY_CLIENT_ID.
-// It runs after checkEndpoints.
-func (l *loader) checkWorkloadIdentity(c *Config) {
-	if c.FederatedTokenFile != "" && c.FederatedTokenClientID != "" {
-		c.FederatedTokenClientID = strings.ToLower(c.FederatedTokenClientID)
+// checkFederatedIDs checks and lower-cases the identity a federated token
+// file was issued for (AZURE_CLIENT_ID) and the managed identity used as
+// a federated credential.
+func (l *loader) checkFederatedIDs(id *Identity, n identityNames) {
+	if id.FederatedTokenFile != "" && id.FederatedTokenClientID != "" {
+		id.FederatedTokenClientID = strings.ToLower(id.FederatedTokenClientID)
 		switch {
-		case !guid.Is(c.FederatedTokenClientID):
-			l.fail(varAzureClientID, "not a client id (a GUID like 00000000-0000-0000-0000-000000000000)")
-		case c.FederatedTokenIdentity() != "" && c.TenantID == "":
-			l.fail(varAzureClientID, "names another identity than MicrosoftAppId, whose token the federated token file gets "+
-				"in its own tenant: set MicrosoftAppTenantId (or AZURE_TENANT_ID)")
+		case !guid.Is(id.FederatedTokenClientID):
+			l.fail(n.federatedTokenClientID, "not a client id (a GUID like 00000000-0000-0000-0000-000000000000)")
+		case id.FederatedTokenIdentity() != "" && id.TenantID == "":
+			l.fail(n.federatedTokenClientID, "names another identity than "+n.appID+", whose token the federated token file gets "+
+				"in its own tenant: set "+n.tenantHint)
 		}
 	}
-	if c.FederatedManagedIdentity != "" {
-		c.FederatedManagedIdentity = strings.ToLower(c.FederatedManagedIdentity)
-		if c.FederatedManagedIdentity != SystemAssigned && !guid.Is(c.FederatedManagedIdentity) {
-			l.fail(varFederatedMI, "not a managed identity's client id (a GUID) or "+SystemAssigned)
+	if id.FederatedManagedIdentity != "" {
+		id.FederatedManagedIdentity = strings.ToLower(id.FederatedManagedIdentity)
+		if id.FederatedManagedIdentity != SystemAssigned && !guid.Is(id.FederatedManagedIdentity) {
+			l.fail(n.federatedMI, "not a managed identity's client id (a GUID) or "+SystemAssigned)
 		}
 	}
+}
+
+// checkWebhookAuthorityHost checks the webhook's AZURE_AUTHORITY_HOST
+// against SIDECAR_CLOUD. It runs after checkEndpoints.
+func (l *loader) checkWebhookAuthorityHost(c *Config) {
 	if l.from[varAuthorityHost] == varAzureAuthorityHost && !l.failed[varAuthorityHost] {
 		// The webhook's host follows the cluster's cloud; another
 		// cloud's login host than SIDECAR_CLOUD's would ask the wrong

@@ -13,15 +13,26 @@ import (
 // needs no AuthorityHost or Tenant.
 func ManagedIdentity() Credential { return managedIdentity{} }
 
-type managedIdentity struct{}
+// SystemManagedIdentity gets tokens from the system-assigned managed
+// identity of the host, whose client id is Options.ClientID (the Agents
+// SDK's AuthType=SystemManagedIdentity). It needs no AuthorityHost or Tenant.
+func SystemManagedIdentity() Credential { return managedIdentity{identity: SystemAssignedIdentity} }
+
+// managedIdentity is the user-assigned identity Options.ClientID, or the
+// system-assigned one when identity is SystemAssignedIdentity.
+type managedIdentity struct{ identity string }
 
 func (managedIdentity) authority(Options) (string, error) { return "managed-identity", nil }
 
-func (managedIdentity) newAcquirer(opts Options) (acquirer, error) {
+func (c managedIdentity) newAcquirer(opts Options) (acquirer, error) {
+	var id managedidentity.ID = managedidentity.UserAssignedClientID(opts.ClientID)
+	if c.identity == SystemAssignedIdentity {
+		id = managedidentity.SystemAssigned()
+	}
 	// MSAL picks the managed identity source (IMDS, App Service, ...) from
 	// the environment, at New. New set the HTTP client to one that never
 	// follows redirects.
-	client, err := managedidentity.New(managedidentity.UserAssignedClientID(opts.ClientID), managedidentity.WithHTTPClient(opts.HTTPClient))
+	client, err := managedidentity.New(id, managedidentity.WithHTTPClient(opts.HTTPClient))
 	if err != nil {
 		return nil, fmt.Errorf("managed identity client: %w", err)
 	}

@@ -275,11 +275,18 @@ func tokenOptions(cfg config.Identity, logger *zap.Logger, client *http.Client) 
 	case config.CredentialSecretFile:
 		o.Credential = tokencache.ClientSecretFile(cfg.ClientSecretFile)
 	case config.CredentialCertFile:
-		o.Credential = tokencache.CertificateFile(cfg.ClientCertFile)
+		o.Credential = tokencache.Certificate(tokencache.CertificateFiles{
+			CertFile: cfg.ClientCertFile,
+			KeyFile:  cfg.ClientKeyFile,
+			Password: cfg.ClientCertPassword.Value(),
+			SendX5C:  cfg.SendX5C,
+		})
 	case config.CredentialFederatedFile:
 		o.Credential = tokencache.AssertionFile(cfg.FederatedTokenFile)
 	case config.CredentialManagedIdentity:
 		o.Credential = tokencache.ManagedIdentity()
+	case config.CredentialSystemManagedIdentity:
+		o.Credential = tokencache.SystemManagedIdentity()
 	case config.CredentialFederatedManagedIdentity:
 		id := cfg.FederatedManagedIdentity
 		if id == config.SystemAssigned {
