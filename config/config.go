@@ -32,12 +32,12 @@ type Config struct {
 	// ClientSecretFile holds the client secret (CredentialSecretFile).
 	ClientSecretFile string `env:"SIDECAR_CLIENT_SECRET_FILE" usage:"file holding the client secret (a mounted Kubernetes secret)"`
 	// ClientCertFile is a PEM certificate and its key (CredentialCertFile).
-	ClientCertFile string `env:"SIDECAR_CLIENT_CERT_FILE" usage:"PEM file holding a certificate and its private key"`
+	ClientCertFile string `env:"SIDECAR_CLIENT_CERT_FILE" usage:"certificate file: PEM (certificate and RSA key, or the certificate only with SIDECAR_CLIENT_KEY_FILE) or PKCS#12; re-read when it changes"`
 	// ClientKeyFile is ClientCertFile's private key, when that file holds
 	// the certificate only.
 	ClientKeyFile string `env:"SIDECAR_CLIENT_KEY_FILE" usage:"with SIDECAR_CLIENT_CERT_FILE, a PEM file holding its private key when the certificate file has none"`
 	// ClientCertPassword decrypts an encrypted key or PKCS#12 ClientCertFile.
-	ClientCertPassword Secret `env:"SIDECAR_CLIENT_CERT_PASSWORD" usage:"with SIDECAR_CLIENT_CERT_FILE, the password of its encrypted key or PKCS#12 file"`
+	ClientCertPassword Secret `env:"SIDECAR_CLIENT_CERT_PASSWORD" usage:"with SIDECAR_CLIENT_CERT_FILE, the password of its PKCS#12 file (an encrypted PEM key is refused)"`
 	// ClientCertSendX5C sends the certificate chain with each token
 	// request (subject-name/issuer authentication).
 	ClientCertSendX5C bool `env:"SIDECAR_CLIENT_CERT_SEND_X5C" envDefault:"false" usage:"with SIDECAR_CLIENT_CERT_FILE, send the certificate chain (x5c) with each token request, as subject-name/issuer authentication requires"`
