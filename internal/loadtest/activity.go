@@ -33,9 +33,15 @@ const benchActivity = `{"type":"message","serviceUrl":"http://127.0.0.1:3979/","
 // inboundActivity is the channel's signed activity that stores the
 // conversation reference in the sidecar before the benchmark.
 func inboundActivity(serviceURL string) string {
-	return `{"type":"message","id":"1712345678901","timestamp":"2026-11-23T10:00:00.123Z","serviceUrl":"` + serviceURL + `","channelId":"msteams",` +
-		`"from":{"id":"29:1bench-user-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","name":"Ada Lovelace","aadObjectId":"6b1bd5a3-0000-4000-8000-00000000b0b0"},` +
-		`"conversation":{"conversationType":"personal","tenantId":"` + benchTenantID + `","id":"` + benchConvID + `"},` +
+	return inboundActivityFor(serviceURL, benchConvID, "29:1bench-user-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "1712345678901")
+}
+
+// inboundActivityFor is a user's message in their personal chat with the
+// bot, as the channel delivers it; ids are JSON-safe by construction.
+func inboundActivityFor(serviceURL, conversationID, userID, activityID string) string {
+	return `{"type":"message","id":"` + activityID + `","timestamp":"2026-11-23T10:00:00.123Z","serviceUrl":"` + serviceURL + `","channelId":"msteams",` +
+		`"from":{"id":"` + userID + `","name":"Ada Lovelace","aadObjectId":"6b1bd5a3-0000-4000-8000-00000000b0b0"},` +
+		`"conversation":{"conversationType":"personal","tenantId":"` + benchTenantID + `","id":"` + conversationID + `"},` +
 		`"recipient":{"id":"28:` + benchAppID + `","name":"Bench bot"},"textFormat":"plain","locale":"en-US","text":"report please",` +
 		`"channelData":{"tenant":{"id":"` + benchTenantID + `"}}}`
 }

@@ -338,34 +338,14 @@ func childEnv(kv map[string]string) []string {
 }
 
 func (b *benchRun) startSidecar(name, binary, level string) (*target, error) {
-	var addrs [3]string
-	for i := range addrs {
-		a, err := freeLoopbackAddr()
-		if err != nil {
-			return nil, err
-		}
-		addrs[i] = a
+	in, out, admin, err := sidecarAddrs()
+	if err != nil {
+		return nil, err
 	}
-	in, out, admin := addrs[0], addrs[1], addrs[2]
-	kv := map[string]string{
-		"MicrosoftAppId":              benchAppID,
-		"MicrosoftAppPassword":        benchSecret,
-		"MicrosoftAppTenantId":        benchTenantID,
-		"SIDECAR_AUTHORITY_HOST":      b.state.EntraURL,
-		"SIDECAR_OPENID_METADATA_URL": b.state.MetadataURL,
-		"SIDECAR_CHANNEL_ISSUER":      b.state.ChannelIssuer,
-		"SIDECAR_STORE":               "memory:",
-		"SIDECAR_INBOUND_ADDR":        in,
-		"SIDECAR_OUTBOUND_ADDR":       out,
-		"SIDECAR_ADMIN_ADDR":          admin,
-		"SIDECAR_OUTBOUND_URL":        "http://" + out + "/",
-		"SIDECAR_BOT_URL":             b.state.BotURL,
-		"SIDECAR_LOG_LEVEL":           level,
-		// One conversation at full speed: the Teams limits would measure
-		// the pacer, not the proxy (earlier revisions ignore it).
-		"SIDECAR_PACING": "false",
-		"SSL_CERT_FILE":  b.state.CertFile,
-	}
+	kv := sidecarEnv(b.state, in, out, admin, level)
+	// One conversation at full speed: the Teams limits would measure
+	// the pacer, not the proxy (earlier revisions ignore it).
+	kv["SIDECAR_PACING"] = "false"
 	extra := ""
 	for k, v := range b.o.SidecarEnv {
 		kv[k] = v
@@ -377,15 +357,11 @@ func (b *benchRun) startSidecar(name, binary, level string) (*target, error) {
 		return nil, err
 	}
 	b.stops = append(b.stops, func() { c.stop(10 * time.Second) })
-	if err := b.waitReady(c, "http://"+admin+"/readyz", 20*time.Second); err != nil {
+	if err := waitReady(b.ctx, b.client, c, "http://"+admin+"/readyz", 20*time.Second); err != nil {
 		return nil, err
 	}
-	// Store the conversation reference the way the channel would: a
-	// signed activity on the inbound listener.
-	status, body, err := b.post("http://"+in+"/api/messages", "Bearer "+b.state.ChannelToken, inboundActivity(b.state.ServiceURL))
-	if err != nil || status != http.StatusOK {
-		return nil, fmt.Errorf("%s: the inbound activity that stores the reference got %d %s %v; %s ends with:\n%s",
-			name, status, body, err, c.logPath, tailFile(c.logPath, 20))
+	if err := storeReference(b.ctx, b.client, c, "http://"+in+"/api/messages", b.state.ChannelToken, inboundActivity(b.state.ServiceURL)); err != nil {
+		return nil, err
 	}
 	t := &target{Name: name, Description: fmt.Sprintf(targetDescriptions[tSidecar], level) + extra, URL: "http://" + out + benchPath, Pid: c.pid(), proc: c}
 	switch name {
@@ -397,13 +373,56 @@ func (b *benchRun) startSidecar(name, binary, level string) (*target, error) {
 	return t, b.verify(t)
 }
 
-func (b *benchRun) waitReady(c *child, url string, timeout time.Duration) error {
+// sidecarAddrs picks the inbound, outbound and admin addresses of a sidecar.
+func sidecarAddrs() (in, out, admin string, err error) {
+	var addrs [3]string
+	for i := range addrs {
+		if addrs[i], err = freeLoopbackAddr(); err != nil {
+			return "", "", "", err
+		}
+	}
+	return addrs[0], addrs[1], addrs[2], nil
+}
+
+// sidecarEnv configures a benchmark's sidecar like production: the
+// benchmark's identity, the fakes, the memory store, its listeners.
+func sidecarEnv(st fakesState, in, out, admin, level string) map[string]string {
+	return map[string]string{
+		"MicrosoftAppId":              benchAppID,
+		"MicrosoftAppPassword":        benchSecret,
+		"MicrosoftAppTenantId":        benchTenantID,
+		"SIDECAR_AUTHORITY_HOST":      st.EntraURL,
+		"SIDECAR_OPENID_METADATA_URL": st.MetadataURL,
+		"SIDECAR_CHANNEL_ISSUER":      st.ChannelIssuer,
+		"SIDECAR_STORE":               "memory:",
+		"SIDECAR_INBOUND_ADDR":        in,
+		"SIDECAR_OUTBOUND_ADDR":       out,
+		"SIDECAR_ADMIN_ADDR":          admin,
+		"SIDECAR_OUTBOUND_URL":        "http://" + out + "/",
+		"SIDECAR_BOT_URL":             st.BotURL,
+		"SIDECAR_LOG_LEVEL":           level,
+		"SSL_CERT_FILE":               st.CertFile,
+	}
+}
+
+// storeReference stores a conversation reference the way the channel
+// would: a signed activity on the sidecar's inbound listener.
+func storeReference(ctx context.Context, client *http.Client, c *child, url, channelToken, activity string) error {
+	status, body, err := post(ctx, client, url, "Bearer "+channelToken, activity)
+	if err != nil || status != http.StatusOK {
+		return fmt.Errorf("%s: the inbound activity that stores the reference got %d %s %v; %s ends with:\n%s",
+			c.name, status, body, err, c.logPath, tailFile(c.logPath, 20))
+	}
+	return nil
+}
+
+func waitReady(ctx context.Context, client *http.Client, c *child, url string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		if err := c.alive(); err != nil {
 			return err
 		}
-		if resp, err := b.client.Get(url); err == nil {
+		if resp, err := client.Get(url); err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -413,14 +432,14 @@ func (b *benchRun) waitReady(c *child, url string, timeout time.Duration) error 
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s: %s did not answer 200 within %v; %s ends with:\n%s", c.name, url, timeout, c.logPath, tailFile(c.logPath, 20))
 		}
-		if err := sleepCtx(b.ctx, 25*time.Millisecond); err != nil {
+		if err := sleepCtx(ctx, 25*time.Millisecond); err != nil {
 			return err
 		}
 	}
 }
 
-func (b *benchRun) post(url, authz, body string) (int, string, error) {
-	req, err := http.NewRequestWithContext(b.ctx, http.MethodPost, url, strings.NewReader(body))
+func post(ctx context.Context, client *http.Client, url, authz, body string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
@@ -428,7 +447,7 @@ func (b *benchRun) post(url, authz, body string) (int, string, error) {
 	if authz != "" {
 		req.Header.Set("Authorization", authz)
 	}
-	resp, err := b.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
@@ -439,7 +458,7 @@ func (b *benchRun) post(url, authz, body string) (int, string, error) {
 
 // verify sends the benchmark's request once: it must reach the connector.
 func (b *benchRun) verify(t *target) error {
-	status, body, err := b.post(t.URL, "", benchActivity)
+	status, body, err := post(b.ctx, b.client, t.URL, "", benchActivity)
 	if err != nil || status != http.StatusOK || !strings.Contains(body, `"id"`) {
 		return fmt.Errorf("%s: the benchmark request to %s got %d %q %v; want 200 with the connector's id; %s ends with:\n%s",
 			t.Name, t.URL, status, body, err, t.proc.logPath, tailFile(t.proc.logPath, 20))
