@@ -118,6 +118,10 @@ type Config struct {
 	PacingRead    string        `env:"SIDECAR_PACING_READ" envDefault:"14/1s,16/2s,120/30s,3600/1h" show:"word" usage:"per conversation: member and conversation reads"`
 	PacingTenant  string        `env:"SIDECAR_PACING_TENANT" envDefault:"50/1s" show:"word" usage:"per tenant: every call of the bot"`
 	PacingMaxWait time.Duration `env:"SIDECAR_PACING_MAX_WAIT" envDefault:"10s" usage:"longest a call is held; past it the bot gets 429 with Retry-After"`
+	// PacingMargin widens every window's period: the pacer counts a call
+	// when it releases it, the connector when it arrives, and arrivals
+	// spread by the network's jitter.
+	PacingMargin time.Duration `env:"SIDECAR_PACING_MARGIN" envDefault:"50ms" usage:"added to every limit's period, for the jitter between a call leaving the sidecar and reaching the connector"`
 	// PacingReplicas is how many sidecars send for the same bot: each
 	// paces its share of every limit (the counts divided, rounded down).
 	PacingReplicas int `env:"SIDECAR_PACING_REPLICAS" envDefault:"1" usage:"how many replicas send for this bot; each paces its share of the limits (counts divided by it, rounded down; a limit that leaves 0 is an error)"`

@@ -96,6 +96,9 @@ func (l *loader) check(c *Config, agents agentsEnv) {
 	l.positive("SIDECAR_BOT_TIMEOUT", c.BotTimeout > 0)
 	l.positive("SIDECAR_MAX_BODY_BYTES", c.MaxBodyBytes > 0)
 	l.positive("SIDECAR_PACING_REPLICAS", c.PacingReplicas > 0)
+	if !l.failed["SIDECAR_PACING_MARGIN"] && c.PacingMargin < 0 {
+		l.fail("SIDECAR_PACING_MARGIN", "must not be negative")
+	}
 	if !l.failed["SIDECAR_SHUTDOWN_GRACE"] && c.ShutdownGrace < 0 {
 		l.fail("SIDECAR_SHUTDOWN_GRACE", "must not be negative")
 	}

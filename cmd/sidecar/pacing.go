@@ -36,6 +36,7 @@ func newPacer(cfg config.Config, reg prometheus.Registerer) (proxy.Pacer, error)
 	}
 	opts.MaxWait = cfg.PacingMaxWait
 	opts.Replicas = cfg.PacingReplicas
+	opts.Margin = cfg.PacingMargin
 	p, err := pacing.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("SIDECAR_PACING_REPLICAS=%d: %w", cfg.PacingReplicas, err)

@@ -33,9 +33,9 @@ type broadcastOptions struct {
 	// the sidecar's SIDECAR_PACING_*, and SIDECAR_PACING_MAX_WAIT.
 	TimeScale float64
 	MaxWait   time.Duration // SIDECAR_PACING_MAX_WAIT before scaling
-	// Margin widens the sidecar's periods only (the pacer's Margin, which
-	// no variable sets), for the jitter between its clock and the
-	// connector's.
+	// Margin is SIDECAR_PACING_MARGIN: it widens the sidecar's periods
+	// only, for the jitter between its clock and the connector's. Not
+	// scaled: jitter is not.
 	Margin     time.Duration
 	Fault504   float64 // the fraction of stored messages answered 504 in the *-504 runs
 	References string  // "inbound" (signed activities) or "default" (SIDECAR_DEFAULT_SERVICE_URL)
@@ -63,7 +63,7 @@ func parseBroadcastOptions(args []string) (broadcastOptions, error) {
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "the bot's sends in flight")
 	fs.Float64Var(&o.TimeScale, "time-scale", 1, "multiply every limit period (connector and sidecar) and the max wait by this")
 	fs.DurationVar(&o.MaxWait, "max-wait", 10*time.Second, "SIDECAR_PACING_MAX_WAIT, before scaling")
-	fs.DurationVar(&o.Margin, "margin", 0, "added to every period of the sidecar's limits (not the connector's)")
+	fs.DurationVar(&o.Margin, "margin", 50*time.Millisecond, "SIDECAR_PACING_MARGIN: added to every period of the sidecar's limits (not the connector's)")
 	fs.Float64Var(&o.Fault504, "fault-504", 0.05, "fraction of stored messages answered 504 in the many-504 run (0: no such run)")
 	fs.StringVar(&o.References, "references", "inbound", "how the sidecar learns the conversations: inbound (a signed activity each) or default (SIDECAR_DEFAULT_SERVICE_URL)")
 	fs.StringVar(&runs, "runs", "many,one,many-504", "comma-separated: many, one, many-504")
@@ -165,6 +165,7 @@ type broadcastSettings struct {
 	SidecarSend   string        `json:"sidecarSendLimit"`
 	SidecarTenant string        `json:"sidecarTenantLimit"`
 	MaxWait       time.Duration `json:"maxWaitNs"`
+	Margin        time.Duration `json:"marginNs"`
 	Fault504      float64       `json:"fault504"`
 	References    string        `json:"references"`
 	Parallel      bool          `json:"parallel"`
@@ -210,7 +211,7 @@ func broadcast(ctx context.Context, o broadcastOptions, progress io.Writer) (*br
 	tenant, _ := parseLimitSpec(teamsTenantLimit)
 	read, _ := parseLimitSpec(teamsReadLimit)
 	connSend, connTenant := send.scaled(o.TimeScale, 0), tenant.scaled(o.TimeScale, 0)
-	sideSend, sideTenant, sideRead := send.scaled(o.TimeScale, o.Margin), tenant.scaled(o.TimeScale, o.Margin), read.scaled(o.TimeScale, o.Margin)
+	sideSend, sideTenant, sideRead := send.scaled(o.TimeScale, 0), tenant.scaled(o.TimeScale, 0), read.scaled(o.TimeScale, 0)
 	maxWait := time.Duration(float64(o.MaxWait) * o.TimeScale)
 
 	// The outside world, in this process: the connector's records and the
@@ -274,6 +275,7 @@ func broadcast(ctx context.Context, o broadcastOptions, progress io.Writer) (*br
 		if r.Pacing {
 			kv["SIDECAR_PACING_SEND"], kv["SIDECAR_PACING_READ"], kv["SIDECAR_PACING_TENANT"] = sideSend.String(), sideRead.String(), sideTenant.String()
 			kv["SIDECAR_PACING_MAX_WAIT"] = maxWait.String()
+			kv["SIDECAR_PACING_MARGIN"] = o.Margin.String()
 		}
 		if o.References == "default" {
 			kv["SIDECAR_DEFAULT_SERVICE_URL"] = serviceURL
@@ -317,7 +319,7 @@ func broadcast(ctx context.Context, o broadcastOptions, progress io.Writer) (*br
 	}
 	rep := &broadcastReport{Settings: broadcastSettings{Started: time.Now().UTC(), CPUs: runtime.NumCPU(), Conversations: o.Conversations, Messages: o.Messages,
 		Concurrency: o.Concurrency, TimeScale: o.TimeScale, Send: connSend.String(), Tenant: connTenant.String(),
-		SidecarSend: sideSend.String(), SidecarTenant: sideTenant.String(), MaxWait: maxWait, Fault504: o.Fault504,
+		SidecarSend: sideSend.String(), SidecarTenant: sideTenant.String(), MaxWait: maxWait, Margin: o.Margin, Fault504: o.Fault504,
 		References: o.References, Parallel: !o.Sequential}}
 	for _, r := range runs {
 		if err := r.proc.alive(); err != nil {

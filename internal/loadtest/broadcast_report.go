@@ -14,7 +14,7 @@ func printBroadcast(w io.Writer, rep *broadcastReport) {
 	s := rep.Settings
 	fmt.Fprintf(w, "\nbroadcast through the sidecar, %d CPUs, %s\n", s.CPUs, s.Started.Format(time.RFC3339))
 	fmt.Fprintf(w, "time scale %g: connector per conversation %s, per tenant %s\n", s.TimeScale, s.Send, s.Tenant)
-	fmt.Fprintf(w, "sidecar (paced runs): SIDECAR_PACING_SEND=%s SIDECAR_PACING_TENANT=%s SIDECAR_PACING_MAX_WAIT=%v\n", s.SidecarSend, s.SidecarTenant, s.MaxWait)
+	fmt.Fprintf(w, "sidecar (paced runs): SIDECAR_PACING_SEND=%s SIDECAR_PACING_TENANT=%s SIDECAR_PACING_MAX_WAIT=%v SIDECAR_PACING_MARGIN=%v\n", s.SidecarSend, s.SidecarTenant, s.MaxWait, s.Margin)
 	mode := "all runs at once, each with its own sidecar and connector state"
 	if !s.Parallel {
 		mode = "one run at a time"
