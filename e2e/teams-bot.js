@@ -31,7 +31,6 @@
 
 const express = require('express');
 const { App, ExpressAdapter } = require('@microsoft/teams.apps');
-const { serveBot } = require('./bot-server');
 
 // Every request the SDK sends goes through its HTTP client's axios
 // interceptors, the App's `client` option. getUri builds the URL the way
@@ -50,10 +49,23 @@ const recorder = {
   },
 };
 
-// The SDK's own Express adapter on an express app this file serves (the
-// adapter's documented form for a server you run yourself), so that the
-// test can read what arrived.
+// The SDK's own Express adapter on an express app this file listens with:
+// app.start(port) would listen on every interface, and a bot that takes
+// unauthenticated requests must be reachable from loopback only. The JSON
+// parser the adapter puts on its route (express.json()) runs once in front
+// too, to record the raw body for GET /api/received; the adapter's then
+// finds the body read and leaves req.body as parsed.
+const received = [];
 const web = express();
+web.use(
+  express.json({
+    verify: (req, res, buf) => {
+      received.push({ method: req.method, headers: req.headers, body: buf.toString('utf8') });
+    },
+  }),
+);
+web.get('/api/received', (req, res) => res.json(received));
+web.get('/api/sent', (req, res) => res.json(sent));
 const app = new App({ httpServerAdapter: new ExpressAdapter(web), client: { interceptors: [recorder] } });
 if (app.id) {
   // The point of this bot is the no-credentials mode; a CLIENT_ID picked up
@@ -62,25 +74,15 @@ if (app.id) {
   process.exit(2);
 }
 
-// failure says what a refused call got: the SDK's HTTP client is axios, whose
-// error carries the status and body the sidecar answered.
+// failure says what a refused call got, for the reply and the log, so a
+// failing test says why: the SDK's HTTP client is axios, whose error
+// carries the status and body the sidecar answered.
 function failure(err) {
   const res = err && err.response;
   if (!res) {
     return `error ${(err && err.message) || err}`;
   }
   return `error ${res.status} ${JSON.stringify(res.data)} (${String(err.config.method).toUpperCase()} ${err.config.url})`;
-}
-
-// describe turns a call's outcome into reply text, so a failing test says
-// why.
-async function describe(name, call) {
-  try {
-    await call();
-    return name + ': ok';
-  } catch (err) {
-    return `${name}: ${failure(err)}`;
-  }
 }
 
 app.on('message', async ({ activity, api, send }) => {
@@ -91,11 +93,16 @@ app.on('message', async ({ activity, api, send }) => {
     const target = channel ? channel.id : conversationId;
     await app.api.conversations.createActivity(target, { type: 'message', text: 'proactive: ' + text });
   } else if (text.startsWith('members')) {
-    const results = [
-      await describe('pagedMembers', () => api.conversations.getPagedMembers(conversationId, 50)),
-      await describe('member', () => api.conversations.getMemberById(conversationId, activity.from.id)),
-    ];
-    await send(results.join('; '));
+    // One after the other, in this order: the test scripts the answers.
+    const reads = {
+      pagedMembers: () => api.conversations.getPagedMembers(conversationId, 50),
+      member: () => api.conversations.getMemberById(conversationId, activity.from.id),
+    };
+    const said = [];
+    for (const [name, read] of Object.entries(reads)) {
+      said.push(await read().then(() => `${name}: ok`, (err) => `${name}: ${failure(err)}`));
+    }
+    await send(said.join('; '));
   } else {
     await send('echo: ' + text);
   }
@@ -107,25 +114,18 @@ app.event('error', ({ error }) => {
   console.error('teams-bot: turn failed:', failure(error));
 });
 
-// initialize registers POST /api/messages on the adapter (start would also
-// listen; serveBot does, on HOST and PORT). bot-server.js reads and parses
-// the body; with req.body set, the adapter's express.json() leaves it as it
-// is (body-parser skips a request whose body was read) and the SDK gets it
-// unchanged.
+// initialize registers POST /api/messages on the adapter; then this file
+// listens, on HOST and PORT.
 app.initialize().then(
-  () =>
-    serveBot({
-      name: 'teams-bot',
-      defaultPort: 3978,
-      gets: { '/api/sent': () => sent },
-      onMessage: (req, res, body) =>
-        new Promise((resolve, reject) => {
-          req.body = body;
-          res.on('finish', resolve);
-          res.on('close', resolve);
-          web(req, res, (err) => (err ? reject(err) : resolve()));
-        }),
-    }),
+  () => {
+    const server = web.listen(Number(process.env.PORT ?? 3978), process.env.HOST || '127.0.0.1', () => {
+      const { address, port } = server.address();
+      console.log(`listening on http://${address}:${port}/api/messages`);
+    });
+    for (const sig of ['SIGTERM', 'SIGINT']) {
+      process.on(sig, () => server.close(() => process.exit(0)));
+    }
+  },
   (err) => {
     console.error('teams-bot: initialize failed:', err);
     process.exit(1);
