@@ -49,7 +49,7 @@ func e2eDir(t *testing.T) string {
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatalf("node is not on PATH (%v): install Node.js 20 or later, then run `npm ci` in e2e/ (./scripts/test runs it)", err)
 	}
-	for _, pkg := range []string{"botbuilder", "botframework-connector", "@microsoft/agents-hosting", "@microsoft/agents-hosting-extensions-teams"} {
+	for _, pkg := range []string{"botbuilder", "botframework-connector", "@microsoft/agents-hosting", "@microsoft/agents-hosting-extensions-teams", "@microsoft/teams.apps", "express"} {
 		if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
 			t.Fatalf("e2e/node_modules/%s is missing (%v): run `npm ci` in e2e/ (./scripts/test does it)", pkg, err)
 		}
