@@ -195,6 +195,20 @@ func (l Limit) widen(margin time.Duration) Limit {
 	return Limit{windows: ws}
 }
 
+// spread adds to l a window of one call per Per/Count of its shortest
+// window, so that its budget is released evenly. The shortest window still
+// binds: N calls at Per/N apart span (N-1)/N of Per.
+func (l Limit) spread() Limit {
+	if l.Off() || l.windows[0].Count == 1 {
+		return l
+	}
+	gap := l.windows[0].Per / time.Duration(l.windows[0].Count)
+	if gap <= 0 {
+		return l
+	}
+	return Limit{windows: append([]Window{{Count: 1, Per: gap}}, l.windows...)}
+}
+
 // maxCount is the largest count of l: how many timestamps a key keeps.
 func (l Limit) maxCount() int {
 	m := 0

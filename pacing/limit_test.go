@@ -109,3 +109,16 @@ func mustLimit(tb testing.TB, s string) Limit {
 	}
 	return l
 }
+
+func TestSpread(t *testing.T) {
+	for give, want := range map[string]string{
+		"50/1s":            "1/20ms,50/1s",
+		"7/1s,8/2s,60/30s": "1/142.857142ms,7/1s,8/2s,60/30s",
+		"1/1s":             "1/1s",
+		"off":              "off",
+	} {
+		if got := mustLimit(t, give).spread().String(); got != want {
+			t.Errorf("spread(%s) = %s; want %s", give, got, want)
+		}
+	}
+}

@@ -78,6 +78,13 @@ type Options struct {
 	// Margin is added to every period, to absorb the jitter between the
 	// pacer admitting a call and the service counting it.
 	Margin time.Duration
+	// SpreadTenant releases the tenant's budget evenly instead of in
+	// bursts: at most one call per Per/Count of its shortest window (one
+	// every 20 ms at 50/1s). The rate is the same; a burst of 50 calls
+	// released at one instant would reach the service spread by the
+	// network and the host, and its late arrivals would count in the
+	// service's next window.
+	SpreadTenant bool
 	// Now is the clock (time.Now when nil). Calls that wait also use the
 	// runtime's timers, so a fake Now suits MaxWait 0 only; tests of
 	// waiting run in a testing/synctest bubble instead.
@@ -160,6 +167,9 @@ func New(opts Options) (*Pacer, error) {
 			return nil, fmt.Errorf("pacing: %s limit: %w", c.name, err)
 		}
 		*c.dst = l.widen(opts.Margin)
+	}
+	if opts.SpreadTenant {
+		p.tenantLim = p.tenantLim.spread()
 	}
 	return p, nil
 }

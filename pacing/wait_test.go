@@ -267,3 +267,29 @@ func TestStatesWithWaitersAreNotEvicted(t *testing.T) {
 		}
 	})
 }
+
+// With SpreadTenant the tenant's budget is released one call per
+// Per/Count, at the same rate: no burst of 50 at one instant.
+func TestSpreadTenant(t *testing.T) {
+	for _, spread := range []bool{false, true} {
+		t.Run(fmt.Sprint("spread=", spread), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := newPacer(t, Options{Tenant: mustLimit(t, TeamsTenant), MaxWait: time.Hour, SpreadTenant: spread})
+				var calls []<-chan result
+				for i := range 100 {
+					calls = append(calls, start(p, context.Background(), Key{Tenant: "t", Conversation: fmt.Sprint("c", i), Class: ClassSend}))
+				}
+				for i, ch := range calls {
+					r := <-ch
+					want := time.Duration(i/50) * time.Second // bursts at 0 and 1s
+					if spread {
+						want = time.Duration(i) * 20 * time.Millisecond
+					}
+					if r.err != nil || r.waited != want {
+						t.Fatalf("call %d: waited %v, %v; want %v", i+1, r.waited, r.err, want)
+					}
+				}
+			})
+		})
+	}
+}

@@ -37,6 +37,9 @@ func newPacer(cfg config.Config, reg prometheus.Registerer) (proxy.Pacer, error)
 	opts.MaxWait = cfg.PacingMaxWait
 	opts.Replicas = cfg.PacingReplicas
 	opts.Margin = cfg.PacingMargin
+	// A broadcast released 50 at a time reaches the connector spread
+	// over more than the margin; released evenly it does not.
+	opts.SpreadTenant = true
 	p, err := pacing.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("SIDECAR_PACING_REPLICAS=%d: %w", cfg.PacingReplicas, err)
