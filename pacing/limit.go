@@ -195,14 +195,16 @@ func (l Limit) widen(margin time.Duration) Limit {
 	return Limit{windows: ws}
 }
 
-// spread adds to l a window of one call per Per/Count of its shortest
-// window, so that its budget is released evenly. The shortest window still
-// binds: N calls at Per/N apart span (N-1)/N of Per.
+// spread adds to l a window of one call per half of Per/Count of its
+// shortest window, so that its budget is not released in one burst. Half,
+// so that the shortest window still binds: were the gap the full
+// Per/Count, every late wake-up would delay all the calls after it, and
+// the delays would add up to a lower rate.
 func (l Limit) spread() Limit {
 	if l.Off() || l.windows[0].Count == 1 {
 		return l
 	}
-	gap := l.windows[0].Per / time.Duration(l.windows[0].Count)
+	gap := l.windows[0].Per / time.Duration(2*l.windows[0].Count)
 	if gap <= 0 {
 		return l
 	}

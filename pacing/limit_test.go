@@ -112,8 +112,8 @@ func mustLimit(tb testing.TB, s string) Limit {
 
 func TestSpread(t *testing.T) {
 	for give, want := range map[string]string{
-		"50/1s":            "1/20ms,50/1s",
-		"7/1s,8/2s,60/30s": "1/142.857142ms,7/1s,8/2s,60/30s",
+		"50/1s":            "1/10ms,50/1s",
+		"7/1s,8/2s,60/30s": "1/71.428571ms,7/1s,8/2s,60/30s",
 		"1/1s":             "1/1s",
 		"off":              "off",
 	} {

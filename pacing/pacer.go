@@ -78,9 +78,9 @@ type Options struct {
 	// Margin is added to every period, to absorb the jitter between the
 	// pacer admitting a call and the service counting it.
 	Margin time.Duration
-	// SpreadTenant releases the tenant's budget evenly instead of in
-	// bursts: at most one call per Per/Count of its shortest window (one
-	// every 20 ms at 50/1s). The rate is the same; a burst of 50 calls
+	// SpreadTenant releases the tenant's budget spread out instead of in
+	// bursts: at most one call per half of Per/Count of its shortest
+	// window (one every 10 ms at 50/1s). The rate is the same; a burst of 50 calls
 	// released at one instant would reach the service spread by the
 	// network and the host, and its late arrivals would count in the
 	// service's next window.

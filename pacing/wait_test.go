@@ -268,7 +268,7 @@ func TestStatesWithWaitersAreNotEvicted(t *testing.T) {
 	})
 }
 
-// With SpreadTenant the tenant's budget is released one call per
+// With SpreadTenant the tenant's budget is released one call per half of
 // Per/Count, at the same rate: no burst of 50 at one instant.
 func TestSpreadTenant(t *testing.T) {
 	for _, spread := range []bool{false, true} {
@@ -283,7 +283,9 @@ func TestSpreadTenant(t *testing.T) {
 					r := <-ch
 					want := time.Duration(i/50) * time.Second // bursts at 0 and 1s
 					if spread {
-						want = time.Duration(i) * 20 * time.Millisecond
+						// 50 at 10 ms apart, then the window holds the
+						// 51st until 1 s after the first.
+						want += time.Duration(i%50) * 10 * time.Millisecond
 					}
 					if r.err != nil || r.waited != want {
 						t.Fatalf("call %d: waited %v, %v; want %v", i+1, r.waited, r.err, want)
