@@ -62,6 +62,7 @@ func (l *loader) check(c *Config) {
 	}
 	l.addr("SIDECAR_ADMIN_ADDR", c.AdminAddr)
 	c.AdminReferences = l.oneOf("SIDECAR_ADMIN_REFERENCES", c.AdminReferences, "loopback", "all", "off")
+	l.checkAuthSidecar(c)
 	l.url("SIDECAR_BOT_URL", c.BotURL, urlRule{http: true})
 	if _, ok := l.url("SIDECAR_OUTBOUND_URL", c.OutboundURL, urlRule{http: true, noQuery: true}); ok {
 		// The bot's SDK appends "v3/conversations/…" to serviceUrl; some
