@@ -16,9 +16,6 @@ func (l *loader) checkAuthSidecar(c *Config) {
 			"Use 127.0.0.1:5178 (the Agents SDK's default port) and run the bot in the same pod or host")
 	}
 	if c.SignInbound && c.AuthSidecarAddr == "" && !l.failed[varSignInbound] {
-		l.add(varSignInbound, Problem{
-			Variable: varSignInbound,
-			Reason:   "needs " + varAuthSidecarAddr + ": the bot fetches the keys of the tokens the sidecar signs from that listener",
-		})
+		l.fail(varSignInbound, "needs "+varAuthSidecarAddr+": the bot fetches the keys of the tokens the sidecar signs from that listener")
 	}
 }

@@ -45,28 +45,3 @@ func TestLoadAuthSidecarLoopbackOnly(t *testing.T) {
 		}
 	}
 }
-
-func TestLoadAuthSidecarBadValues(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name       string
-		give       map[string]string
-		wantVar    string
-		wantReason string
-	}{
-		{"addr without port", map[string]string{"SIDECAR_AUTH_SIDECAR_ADDR": "127.0.0.1"}, "SIDECAR_AUTH_SIDECAR_ADDR", "not host:port"},
-		{"addr named port", map[string]string{"SIDECAR_AUTH_SIDECAR_ADDR": "127.0.0.1:auth"}, "SIDECAR_AUTH_SIDECAR_ADDR", "port is not a number"},
-		{"sign without listener", map[string]string{"SIDECAR_SIGN_INBOUND": "true"}, "SIDECAR_SIGN_INBOUND", "needs SIDECAR_AUTH_SIDECAR_ADDR"},
-		{"sign not a bool", map[string]string{"SIDECAR_SIGN_INBOUND": "yes"}, "SIDECAR_SIGN_INBOUND", "not true or false"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := config.Load(withEnv(tt.give))
-			ps := problems(t, err)
-			if len(ps) != 1 || ps[0].Variable != tt.wantVar || !strings.Contains(ps[0].Reason, tt.wantReason) {
-				t.Errorf("Load(%q) problems = %q; want one about %s: %q", tt.give, ps, tt.wantVar, tt.wantReason)
-			}
-		})
-	}
-}
