@@ -75,6 +75,15 @@ type Config struct {
 	// AdminReferences says who may read /references/{id}, which holds
 	// user ids, names and tenants: loopback callers, all, or nobody.
 	AdminReferences string `env:"SIDECAR_ADMIN_REFERENCES" envDefault:"loopback" show:"word" usage:"who may GET /references/{id} on the admin listener: loopback (callers on 127.0.0.1 or ::1), all, or off"`
+	// AuthSidecarAddr, when set, is a listener that speaks the Entra auth
+	// sidecar protocol (the Agents SDK's AuthType=EntraAuthSideCar), so a
+	// bot with no credential gets the identity's token, and publishes the
+	// keys of SignInbound's tokens. Load accepts loopback addresses only:
+	// whoever connects gets the token itself.
+	AuthSidecarAddr string `env:"SIDECAR_AUTH_SIDECAR_ADDR" show:"word" usage:"loopback listener, host:port, speaking the Entra auth sidecar protocol (Agents SDK AuthType=EntraAuthSideCar; its default is 127.0.0.1:5178): hands the bot's token to programs in the pod and publishes the keys of SIDECAR_SIGN_INBOUND; off when unset"`
+	// SignInbound forwards every validated activity with a token the
+	// sidecar signs, for a bot that validates inbound tokens itself.
+	SignInbound bool `env:"SIDECAR_SIGN_INBOUND" envDefault:"false" usage:"forward each validated activity with an Authorization token the sidecar signs, whose keys SIDECAR_AUTH_SIDECAR_ADDR publishes, for a bot that validates inbound tokens (an Agents SDK bot with NODE_ENV=production); needs SIDECAR_AUTH_SIDECAR_ADDR"`
 	// BotURL is where inbound activities are forwarded.
 	BotURL string `env:"SIDECAR_BOT_URL" envDefault:"http://127.0.0.1:3980/api/messages" show:"url" usage:"where inbound activities go (http or https URL)"`
 	// OutboundURL is the serviceUrl the bot sees; it ends in exactly one "/".

@@ -465,6 +465,8 @@ func TestVariables(t *testing.T) {
 		{Name: "SIDECAR_OUTBOUND_NON_LOOPBACK_I_UNDERSTAND", Default: "false"},
 		{Name: "SIDECAR_ADMIN_ADDR", Default: ":9090"},
 		{Name: "SIDECAR_ADMIN_REFERENCES", Default: "loopback"},
+		{Name: "SIDECAR_AUTH_SIDECAR_ADDR"},
+		{Name: "SIDECAR_SIGN_INBOUND", Default: "false"},
 		{Name: "SIDECAR_BOT_URL", Default: "http://127.0.0.1:3980/api/messages"},
 		{Name: "SIDECAR_OUTBOUND_URL", Default: "http://127.0.0.1:3979/"},
 		{Name: "SIDECAR_TRUSTED_SERVICE_URLS"},

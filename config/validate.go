@@ -73,6 +73,7 @@ func (l *loader) check(c *Config, agents agentsEnv) {
 	l.outboundAddr(varOutboundAddr, c.OutboundAddr, c.OutboundNonLoopback)
 	l.addr("SIDECAR_ADMIN_ADDR", c.AdminAddr)
 	c.AdminReferences = l.oneOf("SIDECAR_ADMIN_REFERENCES", c.AdminReferences, "loopback", "all", "off")
+	l.checkAuthSidecar(c)
 	l.url(varBotURL, c.BotURL, urlRule{http: true})
 	c.OutboundURL = l.outboundURL(varOutboundURL, c.OutboundURL)
 	if c.DefaultServiceURL != "" {

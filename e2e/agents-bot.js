@@ -5,6 +5,18 @@
 // so an inbound request without Authorization is taken as anonymous and
 // outbound calls carry no token), served on plain loopback HTTP.
 //
+// With NODE_ENV=production it is instead the stock bot in production: the
+// SDK then refuses every request without a valid token, so the bot has a
+// clientId and a connection with AuthType=EntraAuthSideCar, and no
+// credential at all. The sidecar's auth sidecar listener hands it tokens
+// (SIDECAR_URL) and signs what it forwards (the connection's
+// AuthorityEndpoint names the sidecar's keys); all of it is the SDK's own
+// configuration, read from the environment:
+//   Connections__serviceConnection__Settings__ClientId=<app id>
+//   Connections__serviceConnection__Settings__AuthType=EntraAuthSideCar
+//   Connections__serviceConnection__Settings__AuthorityEndpoint=http://127.0.0.1:5178/inbound
+//   SIDECAR_URL=http://127.0.0.1:5178
+//
 // Driven by cmd/sidecar/e2e_test.go. Environment:
 //   PORT  port to listen on (default 3978; 0 picks a free one)
 //   HOST  address to listen on (default 127.0.0.1)
@@ -54,7 +66,22 @@ globalThis.fetch = async (input, init = {}) => {
 
 const agent = new AgentApplication({ storage: new MemoryStorage() });
 const adapter = agent.adapter;
-if (adapter.getClientId()) {
+if (process.env.NODE_ENV === 'production') {
+  // The point of this mode is a bot with no secret: a credential picked up
+  // from the environment would make it a different bot.
+  const credentials = ['clientSecret', 'certPemFile', 'certKeyFile', 'federatedClientId', 'federatedTokenFile', 'WIDAssertionFile'];
+  for (const [name, c] of adapter.authConfig.connections) {
+    const held = credentials.filter((k) => c[k] !== undefined);
+    if (c.authType !== 'EntraAuthSideCar' || held.length > 0) {
+      console.error(`agents-bot: connection ${name} has authType ${c.authType} and ${held.join(', ') || 'no credential'}; production mode wants EntraAuthSideCar and no credential`);
+      process.exit(2);
+    }
+  }
+  if (!adapter.getClientId()) {
+    console.error('agents-bot: production mode needs a clientId');
+    process.exit(2);
+  }
+} else if (adapter.getClientId()) {
   // The point of this bot is the no-credentials mode; a clientId picked up
   // from the environment would make it a different bot.
   console.error('agents-bot: a clientId is configured; this bot must run without credentials');
@@ -94,7 +121,7 @@ agent.onActivity('message', async (context) => {
   const text = a.text || '';
   const channelId = a.channelData && a.channelData.channel && a.channelData.channel.id;
   // In no-credentials mode the agent has no app id of its own; the channel
-  // account it is addressed as is 28:<appId>.
+  // account it is addressed as is 28:<appId> (in production, its own).
   const appId = a.recipient.id.replace(/^28:/, '');
   if (text.startsWith('proactive')) {
     // A new top-level post in the channel: a reference to the bare channel

@@ -106,8 +106,7 @@ func (a ReferenceAccess) allow(r *http.Request) error {
 	case ReferencesAll:
 		return nil
 	case ReferencesLoopback:
-		local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-		if local != nil && loopbackHostPort(local.String()) && loopbackHostPort(r.RemoteAddr) {
+		if loopbackConn(r) {
 			return nil
 		}
 		return errReferencesNotLoopback

@@ -98,3 +98,29 @@ func HostGuard(h http.Handler, names ...string) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// LocalRefusal is why r may not be served by a listener that hands the
+// bot's credentials to programs in the pod (the auth sidecar listener): a
+// browser's request, a Host other than an IP, localhost or one of names,
+// or a connection that does not both come from and arrive on loopback. ""
+// means r may be served. The caller answers in its own protocol's shape.
+func LocalRefusal(r *http.Request, names ...string) string {
+	if why := browserRefusal(r); why != "" {
+		return why
+	}
+	if !hostAllowed(r.Host, names) {
+		return "the request's Host " + strconvQuote(r.Host) + " is not this listener's address"
+	}
+	if !loopbackConn(r) {
+		return "the connection is not on loopback: only programs in the pod may call this listener"
+	}
+	return ""
+}
+
+// loopbackConn reports whether r's connection both comes from and arrives
+// on a loopback address. Checking the local address too refuses a proxy in
+// the pod that forwards outside callers from loopback to the pod IP.
+func loopbackConn(r *http.Request) bool {
+	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	return local != nil && loopbackHostPort(local.String()) && loopbackHostPort(r.RemoteAddr)
+}

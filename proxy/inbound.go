@@ -46,6 +46,16 @@ var (
 	ErrAuthUnavailable = errors.New("channel signing keys unavailable")
 )
 
+// BotAuthorizer vouches to the bot for the activities the sidecar
+// validated, for a bot that validates inbound tokens itself (an Agents SDK
+// bot in production): the channel's own token would not pass there, as its
+// serviceurl claim names the real serviceUrl, not the sidecar's.
+type BotAuthorizer interface {
+	// BotAuthorization returns the Authorization header value of an
+	// activity forwarded with serviceURL as its serviceUrl.
+	BotAuthorization(serviceURL string) (string, error)
+}
+
 // ReferenceWriter stores references captured inbound.
 type ReferenceWriter interface {
 	Put(ctx context.Context, ref store.Reference) error
@@ -72,6 +82,10 @@ type InboundOptions struct {
 	// BotTimeout bounds the wait for the bot; required. The channel gives
 	// up at about 15 s, and a 504 from us is better than its silence.
 	BotTimeout time.Duration
+	// BotAuth, when set, gives each forwarded activity an Authorization
+	// header of its own; nil forwards none, which stock SDKs with
+	// authentication off expect (a token they cannot validate is a 401).
+	BotAuth BotAuthorizer
 	// Transport reaches the bot; nil uses a loopback-tuned transport.
 	Transport http.RoundTripper
 	// Logger gets one line per activity; nil discards them.
@@ -292,6 +306,15 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 	}
 	req.ContentLength, req.GetBody = int64(len(body)), sent.again
 	copyHeaders(req.Header, r.Header, dropRequestHeaders)
+	if in.opts.BotAuth != nil {
+		v, err := in.opts.BotAuth.BotAuthorization(in.opts.OutboundURL)
+		if err != nil {
+			// Not expected: signing with a key held in memory does not
+			// fail, but a bot must never get an unsigned activity.
+			return &localError{kind: failInternal, msg: "the activity could not be signed for the bot", cause: err}
+		}
+		req.Header.Set("Authorization", v)
+	}
 	botStart := in.opts.Now()
 	resp, err := in.transport.RoundTrip(req)
 	in.opts.Metrics.upstream("inbound", "/api/messages", in.opts.Now().Sub(botStart))

@@ -124,6 +124,10 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 	if err != nil {
 		return nil, fmt.Errorf("channel token validation: %w", err)
 	}
+	botAuth, err := a.authSidecar(cfg, tenant)
+	if err != nil {
+		return nil, err
+	}
 	inbound, err := proxy.NewInbound(proxy.InboundOptions{
 		Auth:         channelAuth{a.validator},
 		References:   refs,
@@ -132,6 +136,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 		OutboundURL:  cfg.OutboundURL,
 		MaxBodyBytes: int64(cfg.MaxBodyBytes),
 		BotTimeout:   cfg.BotTimeout,
+		BotAuth:      botAuth,
 		Logger:       logger.Named("inbound"),
 		Metrics:      metrics,
 		// The window lives where the references do: in process for
@@ -223,9 +228,11 @@ func hostNames(outboundURL string) []string {
 // the connector because outbound is still open. Outbound goes next and
 // finishes the bot's remaining sends, proactive ones included. Admin goes
 // last, so that probes see /readyz answer "shutting down" to the end.
-var shutdownOrder = [...]string{"inbound", "outbound", "admin"}
+// The auth sidecar listener, when there is one, outlasts outbound: the
+// bot may need a token for its last sends.
+var shutdownOrder = [...]string{"inbound", "outbound", "authsidecar", "admin"}
 
-// server returns the named listener (newApp binds all three), or nil.
+// server returns the named listener, or nil.
 func (a *app) server(name string) *server {
 	for _, s := range a.servers {
 		if s.name == name {

@@ -41,6 +41,13 @@ func product(extra map[string]string) map[string]string {
 }
 
 var depRules = map[string]depRule{
+	"authsidecar": {
+		allow: []string{"proxy", "go.uber.org/zap"},
+		forbid: product(map[string]string{
+			module + "/tokencache": "authsidecar declares the TokenSource it needs, so its tests never touch MSAL",
+			module + "/config":     "authsidecar takes Options from cmd/sidecar",
+		}),
+	},
 	"channelauth": {
 		allow: []string{"internal/ascii", "internal/guid", "github.com/lestrrat-go/jwx/v3", "go.uber.org/zap"},
 		forbid: product(map[string]string{
@@ -51,7 +58,7 @@ var depRules = map[string]depRule{
 	},
 	"cmd/sidecar": {
 		allow: []string{
-			"channelauth", "config", "pacing", "proxy", "store", "store/backends", "store/redisstore", "tokencache", "internal/fakes", "internal/framing",
+			"authsidecar", "channelauth", "config", "pacing", "proxy", "store", "store/backends", "store/redisstore", "tokencache", "internal/fakes", "internal/framing",
 			"github.com/prometheus/client_golang", "github.com/redis/go-redis/v9", "go.uber.org/zap", "golang.org/x/net", "golang.org/x/sync",
 		},
 		forbid: map[string]string{module + "/internal/testkit": whyTestkit},

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -318,12 +319,17 @@ type e2eStack struct {
 	inbound, outbound, admin string
 
 	mu            sync.Mutex
-	channelTokens []string // minted for inbound calls; none may be logged
+	channelTokens []string // minted for inbound calls, and others (noLogs); none may be logged
+}
+
+// e2eExtra is added to the environments of a stack's bot and sidecar.
+type e2eExtra struct {
+	bot, sidecar map[string]string
 }
 
 // e2eStartStack starts the fakes, the bot script (a file in e2e/) and the
 // sidecar binary, and waits until the sidecar is ready.
-func e2eStartStack(t *testing.T, bin, dir, script string) *e2eStack {
+func e2eStartStack(t *testing.T, bin, dir, script string, extra ...e2eExtra) *e2eStack {
 	t.Helper()
 	s := &e2eStack{t: t}
 	cloud := fakes.NewCloud(fakes.EntraOptions{ClientID: e2eAppID, ClientSecret: e2eSecret})
@@ -335,8 +341,11 @@ func e2eStartStack(t *testing.T, bin, dir, script string) *e2eStack {
 	// pick a free one, which it prints. fetch-bot.js puts MicrosoftAppId in
 	// `from` (the classic mistake); botbuilder-bot.js ignores it, its
 	// credentials are empty in code.
-	s.bot = e2eStart(t, script, dir, map[string]string{"PORT": "0", "HOST": "127.0.0.1", "MicrosoftAppId": e2eAppID},
-		"node", filepath.Join(dir, script))
+	botEnv := map[string]string{"PORT": "0", "HOST": "127.0.0.1", "MicrosoftAppId": e2eAppID}
+	for _, x := range extra {
+		maps.Copy(botEnv, x.bot)
+	}
+	s.bot = e2eStart(t, script, dir, botEnv, "node", filepath.Join(dir, script))
 	s.botURL = s.bot.waitOutput(regexp.MustCompile(`listening on (http://\S+)/api/messages`), 20*time.Second)
 
 	var inAddr, outAddr, adminAddr string
@@ -344,6 +353,9 @@ func e2eStartStack(t *testing.T, bin, dir, script string) *e2eStack {
 		env := e2eSidecarEnv(cloud, certs, s.botURL+"/api/messages", inAddr, outAddr, adminAddr)
 		// Debug logs the most; the secret check covers all of it.
 		env["SIDECAR_LOG_LEVEL"] = "debug"
+		for _, x := range extra {
+			maps.Copy(env, x.sidecar)
+		}
 		return env
 	})
 	s.inbound, s.outbound, s.admin = "http://"+inAddr, "http://"+outAddr+"/", "http://"+adminAddr
@@ -408,13 +420,18 @@ func (s *e2eStack) checkSidecarOutput() {
 	}
 }
 
+// noLogs remembers tokens that the sidecar's output must not hold.
+func (s *e2eStack) noLogs(tokens ...string) {
+	s.mu.Lock()
+	s.channelTokens = append(s.channelTokens, tokens...)
+	s.mu.Unlock()
+}
+
 // channelToken mints a valid channel token for serviceURL and remembers it
 // for the log check.
 func (s *e2eStack) channelToken(serviceURL string) string {
 	tok := s.channel.Token(e2eAppID, serviceURL)
-	s.mu.Lock()
-	s.channelTokens = append(s.channelTokens, tok)
-	s.mu.Unlock()
+	s.noLogs(tok)
 	return tok
 }
 

@@ -59,6 +59,10 @@ func TestE2E(t *testing.T) {
 		t.Run("create channel post", s.checkAgentsCreatePost)
 		t.Run("paged members and team details", s.checkAgentsTeamReads)
 	})
+	t.Run("AgentsBotProduction", func(t *testing.T) {
+		t.Parallel()
+		testE2EAgentsBotProduction(t, bin, dir)
+	})
 	t.Run("FakesAreFaithful", func(t *testing.T) {
 		t.Parallel()
 		testE2EFakesAreFaithful(t, dir)

@@ -8,7 +8,8 @@ import (
 // Every listener newApp binds drains in shutdownOrder, once: a listener
 // missing from it would never be shut down gracefully.
 func TestShutdownOrderCoversEveryListener(t *testing.T) {
-	s := startStack(t, nil)
+	// Every optional listener on, so that all are bound.
+	s := startStack(t, map[string]string{"SIDECAR_AUTH_SIDECAR_ADDR": "127.0.0.1:0"})
 	var bound []string
 	for _, srv := range s.app.servers {
 		bound = append(bound, srv.name)
@@ -21,5 +22,8 @@ func TestShutdownOrderCoversEveryListener(t *testing.T) {
 	}
 	if shutdownOrder[0] != "inbound" || shutdownOrder[len(shutdownOrder)-1] != "admin" {
 		t.Errorf("shutdownOrder = %v; want inbound first (its bot replies need outbound) and admin last", shutdownOrder)
+	}
+	if slices.Index(shutdownOrder[:], "authsidecar") < slices.Index(shutdownOrder[:], "outbound") {
+		t.Errorf("shutdownOrder = %v; want authsidecar after outbound (the bot's last sends may need a token)", shutdownOrder)
 	}
 }
