@@ -157,7 +157,7 @@ var depRules = map[string]depRule{
 		forbid: product(map[string]string{"go.etcd.io/bbolt": "each backend links its own driver only"}),
 	},
 	"tokencache": {
-		allow:  append([]string{"github.com/AzureAD/microsoft-authentication-library-for-go", "go.uber.org/zap", "software.sslmate.com/src/go-pkcs12"}, traceAPI...),
+		allow: append([]string{"github.com/AzureAD/microsoft-authentication-library-for-go", "go.uber.org/zap", "software.sslmate.com/src/go-pkcs12"}, traceAPI...),
 		forbid: noSDK(product(map[string]string{
 			module + "/proxy":   "tokencache knows nothing of its callers",
 			module + "/store":   "tokencache knows nothing of references",
