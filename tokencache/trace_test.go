@@ -50,7 +50,7 @@ func TestRunTracesAcquisitions(t *testing.T) {
 		for _, sp := range spans {
 			all := sp.Status.Description
 			for _, kv := range sp.Attributes {
-				all += " " + kv.Value.Emit()
+				all += " " + kv.Value.String()
 			}
 			for _, secret := range []string{"tok-", testApp, testAuthority, errIdP.Error()} {
 				if strings.Contains(all, secret) {
@@ -64,7 +64,7 @@ func TestRunTracesAcquisitions(t *testing.T) {
 func attrOf(s tracetest.SpanStub, key string) string {
 	for _, kv := range s.Attributes {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""

@@ -63,7 +63,7 @@ func TestNewExportsWithResource(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, kv := range spans[0].Resource.Attributes() {
-		got[string(kv.Key)] = kv.Value.Emit()
+		got[string(kv.Key)] = kv.Value.String()
 	}
 	// OTEL_SERVICE_NAME is unset in the test's environment.
 	if got["service.name"] != ServiceName || got["service.version"] != "v1.2.3" || got["telemetry.sdk.language"] != "go" {
