@@ -22,7 +22,7 @@ const benchActivity = `{"type":"message","serviceUrl":"http://127.0.0.1:3979/","
 
 // newBenchOutbound is the handler in front of a quiet fake connector with
 // one Teams reference stored.
-func newBenchOutbound(b *testing.B) (*Outbound, *fakes.Connector) {
+func newBenchOutbound(b testing.TB) (*Outbound, *fakes.Connector) {
 	conn := fakes.NewConnector(fakes.ConnectorOptions{Quiet: true})
 	b.Cleanup(conn.Close)
 	mem, _ := memstore.New(10)

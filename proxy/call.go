@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/botsidecar/sidecar/rewrite"
 )
 
@@ -42,6 +44,11 @@ type call struct {
 	isTeams          bool // the upstream is Teams: the bot's account is "28:<appId>"
 
 	attempts int
+	// retried is why the latest attempt was retried: its status, or
+	// retriedConnection; 0 before any retry. The next attempt's span says so.
+	retried int
+	// attempt is the open upstream attempt's span; nil when not tracing.
+	attempt trace.Span
 	// tokenUsed is the token of the last attempt, kept only to decode its
 	// claims for a 401's diagnostics; it is never logged or returned.
 	tokenUsed string

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"golang.org/x/sync/semaphore"
 
@@ -102,6 +103,9 @@ type InboundOptions struct {
 	Redeliveries      Redeliveries
 	RedeliveryWindow  time.Duration
 	RedeliveryTimeout time.Duration
+	// Tracing traces activities; the zero value traces nothing, at no
+	// cost.
+	Tracing Tracing
 }
 
 // DefaultMaxConcurrentBodies bounds the memory inbound bodies take to 8 ×
@@ -119,6 +123,7 @@ type Inbound struct {
 	opts      InboundOptions
 	transport http.RoundTripper
 	log       *zap.Logger
+	tracing   Tracing
 	bodies    *semaphore.Weighted // bytes of body held at once
 }
 
@@ -154,7 +159,7 @@ func NewInbound(opts InboundOptions) (*Inbound, error) {
 		t = bt
 	}
 	return &Inbound{
-		opts: opts, transport: t, log: opts.Logger,
+		opts: opts, transport: t, log: opts.Logger, tracing: opts.Tracing,
 		bodies: semaphore.NewWeighted(int64(opts.MaxConcurrentBodies) * opts.MaxBodyBytes),
 	}, nil
 }
@@ -181,6 +186,10 @@ type inboundCall struct {
 func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := in.opts.Now()
 	c := inboundCall{outcome: outcome{msCV: r.Header.Get("MS-CV")}}
+	var span trace.Span
+	if in.tracing.on() {
+		r, span = in.tracing.server(r, spanInbound)
+	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	if err := in.serve(w, r, &c, buf); err != nil {
@@ -199,6 +208,9 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.windowErr != nil {
 		fields = append(fields, zap.NamedError("redelivery_window_error", c.windowErr))
 	}
+	if span != nil {
+		endInbound(span, &c)
+	}
 	logCall(in.log, "inbound activity", &c.outcome, in.opts.Now().Sub(start), fields...)
 }
 
@@ -215,7 +227,7 @@ func (in *Inbound) serve(w http.ResponseWriter, r *http.Request, c *inboundCall,
 	ctx := r.Context()
 	// The token first, from the header alone: a sender without a valid
 	// one costs no body read and no share of the body budget.
-	token, err := in.opts.Auth.Verify(ctx, r.Header.Get("Authorization"))
+	token, err := in.verify(ctx, r.Header.Get("Authorization"))
 	if err != nil {
 		return &authFailure{err}
 	}
@@ -293,6 +305,7 @@ func (in *Inbound) deliver(w http.ResponseWriter, r *http.Request, body []byte, 
 func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, replies *rewrite.Edit, c *inboundCall) error {
 	ctx, cancel := context.WithTimeout(r.Context(), in.opts.BotTimeout)
 	defer cancel()
+	ctx, span := in.tracing.client(ctx, spanForward)
 	botErr := func(reading bool, err error) error {
 		return &exchangeError{peer: peerBot, limit: in.opts.BotTimeout, reading: reading, err: withCause(ctx, err)}
 	}
@@ -315,8 +328,12 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 		}
 		req.Header.Set("Authorization", v)
 	}
+	in.tracing.inject(ctx, req.Header)
 	botStart := in.opts.Now()
 	resp, err := in.transport.RoundTrip(req)
+	if span != nil {
+		endClient(span, resp, transportFailure(err))
+	}
 	in.opts.Metrics.upstream("inbound", "/api/messages", in.opts.Now().Sub(botStart))
 	c.botReached = err == nil || sent.started()
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/botsidecar/sidecar/pacing"
@@ -81,6 +82,8 @@ type OutboundOptions struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Tracing traces calls; the zero value traces nothing, at no cost.
+	Tracing Tracing
 }
 
 // Outbound serves the Bot Connector REST API to the bot on loopback and
@@ -91,6 +94,7 @@ type Outbound struct {
 	transport  http.RoundTripper
 	retry      RetryPolicy
 	log        *zap.Logger
+	tracing    Tracing
 	teamsBot   json.RawMessage // {"id":"28:<appId>"}
 	defaultURL *url.URL        // DefaultServiceURL, parsed; nil when unset
 	parsing    parsing
@@ -134,7 +138,7 @@ func NewOutbound(opts OutboundOptions) (*Outbound, error) {
 		t = NewTransport()
 	}
 	bot, _ := json.Marshal(map[string]string{"id": "28:" + opts.AppID})
-	return &Outbound{opts: opts, transport: t, retry: opts.Retry.withDefaults(), log: opts.Logger, teamsBot: bot,
+	return &Outbound{opts: opts, transport: t, retry: opts.Retry.withDefaults(), log: opts.Logger, tracing: opts.Tracing, teamsBot: bot,
 		defaultURL: defaultURL, created: newCreatedConversations(),
 		parsing: parsing{maxBody: opts.MaxBodyBytes, defaultTenant: opts.TenantID, hostNames: opts.HostNames}}, nil
 }
@@ -167,6 +171,10 @@ func putBuffer(buf *bytes.Buffer) {
 
 func (o *Outbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := o.opts.Now()
+	var span trace.Span
+	if o.tracing.on() {
+		r, span = o.tracing.server(r, spanOutbound)
+	}
 	var c call
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -186,6 +194,9 @@ func (o *Outbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	upstreamHost := ""
 	if c.up.base != nil {
 		upstreamHost = c.up.base.Host
+	}
+	if span != nil {
+		endOutbound(span, &c, r.Method, route, upstreamHost)
 	}
 	logCall(o.log, "outbound call", &c.outcome, o.opts.Now().Sub(start),
 		zap.String("method", r.Method),
@@ -249,6 +260,7 @@ func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header
 		if o.opts.Pacer != nil {
 			waited, err := o.opts.Pacer.Wait(ctx, o.paceKey(c))
 			o.opts.Metrics.paced(c.route.pace, waited, err != nil && ctx.Err() == nil)
+			o.tracePacing(ctx, c, waited, err)
 			if err != nil {
 				return nil, err
 			}
@@ -265,7 +277,7 @@ func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header
 			Header:        header,
 			Host:          target.Host,
 			ContentLength: int64(len(c.body)),
-		}).WithContext(ctx)
+		}).WithContext(o.startAttempt(ctx, c, header))
 		var body *attemptBody
 		if len(c.body) > 0 {
 			body = newAttemptBody(c.body)
@@ -273,6 +285,7 @@ func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header
 			req.GetBody = body.again
 		}
 		resp, err := o.transport.RoundTrip(req)
+		c.endAttempt(resp)
 		if err != nil {
 			// A send whose body never left cannot have been applied: it is
 			// the one transport failure a non-idempotent call may replay.
@@ -280,6 +293,7 @@ func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header
 				if d, ok := o.retry.delay(retries, nil, o.opts.Now(), start); ok {
 					retries++
 					o.opts.Metrics.retryReason("connection")
+					c.retried = retriedConnection
 					if err := o.opts.Sleep(ctx, d); err != nil {
 						return nil, &exchangeError{peer: peerConnector, host: target.Host, err: withCause(ctx, err)}
 					}
@@ -307,6 +321,7 @@ func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header
 				return resp, nil
 			}
 			o.opts.Metrics.retry(resp.StatusCode)
+			c.retried = resp.StatusCode
 			discard(resp)
 			token = fresh
 			continue
@@ -315,6 +330,7 @@ func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header
 			if d, ok := o.retry.delay(retries, resp.Header, o.opts.Now(), start); ok {
 				retries++
 				o.opts.Metrics.retry(resp.StatusCode)
+				c.retried = resp.StatusCode
 				discard(resp)
 				if err := o.opts.Sleep(ctx, d); err != nil {
 					return nil, &exchangeError{peer: peerConnector, host: target.Host, err: withCause(ctx, err)}

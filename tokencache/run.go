@@ -7,6 +7,9 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
@@ -102,7 +105,9 @@ func (s *Source) plan(st *state, now time.Time) time.Duration {
 // refresh makes one acquisition, publishes its outcome and logs it.
 func (s *Source) refresh(ctx context.Context) {
 	actx, cancel := context.WithTimeout(ctx, acquireTimeout)
+	actx, span := s.startAcquire(actx)
 	value, exp, err := s.Acquire(actx)
+	endAcquire(span, err)
 	cancel()
 	now := s.now()
 	s.acquisitions.Add(1)
@@ -156,4 +161,39 @@ func (s *Source) report(st status, now time.Time) {
 		zap.String("client_id", s.clientID),
 		zap.String("authority", s.authority),
 		zap.Duration("expires_in", st.tok.expiresOn.Sub(now).Round(time.Second)))
+}
+
+// spanAcquire names the span of one acquisition.
+const spanAcquire = "acquire token"
+
+// startAcquire starts the span of one acquisition: a root span, since no
+// caller's request waits on Run's acquisitions. Its attributes say which
+// attempt it is and nothing else: no client or tenant id, never a token.
+func (s *Source) startAcquire(ctx context.Context) (context.Context, trace.Span) {
+	if s.tracer == nil {
+		return ctx, nil
+	}
+	return s.tracer.Start(ctx, spanAcquire, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.Int("sidecar.attempt", s.state.Load().failures+1)))
+}
+
+// endAcquire ends span with the acquisition's outcome. A failure is
+// marked by its kind only: the error's text, which may name the
+// authority and the client, is the log line's.
+func endAcquire(span trace.Span, err error) {
+	if span == nil {
+		return
+	}
+	if err != nil {
+		span.SetStatus(codes.Error, ErrNoToken.Error())
+		kind := "acquire"
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			kind = "timeout"
+		case errors.Is(err, context.Canceled):
+			kind = "canceled" // Run is stopping
+		}
+		span.SetAttributes(attribute.String("error.type", kind))
+	}
+	span.End()
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
@@ -67,6 +68,9 @@ type Options struct {
 	// clamped to it, so that a short-lived token is not refreshed on every
 	// call.
 	RefreshBefore time.Duration
+	// Tracer traces Run's acquisitions (never a cached token); nil traces
+	// nothing.
+	Tracer trace.Tracer
 }
 
 // Tuning. Package-level so that they are documented in one place.
@@ -147,6 +151,7 @@ type Source struct {
 	now           func() time.Time
 	log           *zap.Logger
 	refreshBefore time.Duration
+	tracer        trace.Tracer // nil: no spans
 
 	state   atomic.Pointer[state]
 	mu      sync.Mutex    // serialises the replacing of state
@@ -204,6 +209,7 @@ func newSource(opts Options, authority string, acq acquirer) *Source {
 		now:           opts.Now,
 		log:           opts.Logger,
 		refreshBefore: opts.RefreshBefore,
+		tracer:        opts.Tracer,
 		wake:          make(chan struct{}, 1),
 	}
 	if s.now == nil {

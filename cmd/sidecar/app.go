@@ -25,6 +25,7 @@ import (
 	"github.com/botsidecar/sidecar/store/backends"
 	"github.com/botsidecar/sidecar/store/redisstore"
 	"github.com/botsidecar/sidecar/tokencache"
+	"github.com/botsidecar/sidecar/tracing"
 )
 
 // deps are the process's outside connections; tests and the demo replace
@@ -41,6 +42,9 @@ type deps struct {
 	// so in-process tests and the demo bind it first instead of racing
 	// for a port they picked.
 	outboundListener net.Listener
+	// tracing exports the spans; nil traces nothing. run builds it from
+	// the OTEL_* variables; the app shuts it down.
+	tracing *tracing.Provider
 }
 
 // app is the wired sidecar: its listeners are bound by newApp, so their
@@ -50,6 +54,7 @@ type app struct {
 	log       *zap.Logger
 	store     store.Store
 	tokens    *tokencache.Source
+	tracing   *tracing.Provider
 	validator *channelauth.Validator
 	admin     *proxy.Admin
 	servers   []*server
@@ -64,7 +69,7 @@ type server struct {
 
 // newApp wires config → store → token source → handlers → listeners.
 func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) (_ *app, err error) {
-	a := &app{cfg: cfg, log: logger}
+	a := &app{cfg: cfg, log: logger, tracing: d.tracing}
 	defer func() {
 		if err != nil {
 			a.close() // whatever was opened before the failure
@@ -76,7 +81,9 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 	if a.store, err = openStore(ctx, cfg, logger); err != nil {
 		return nil, err
 	}
-	if a.tokens, err = tokencache.New(tokenOptions(cfg.Primary(), logger, d.entraClient)); err != nil {
+	tokenOpts := tokenOptions(cfg.Primary(), logger, d.entraClient)
+	tokenOpts.Tracer = a.tracing.Tracer()
+	if a.tokens, err = tokencache.New(tokenOpts); err != nil {
 		return nil, fmt.Errorf("token source: %w", err)
 	}
 	reg := prometheus.NewRegistry()
@@ -116,6 +123,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 		Transport:         d.upstream,
 		Logger:            logger.Named("outbound"),
 		Metrics:           metrics,
+		Tracing:           handlerTracing(a.tracing),
 	})
 	if err != nil {
 		return nil, err
@@ -139,6 +147,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 		BotAuth:      botAuth,
 		Logger:       logger.Named("inbound"),
 		Metrics:      metrics,
+		Tracing:      handlerTracing(a.tracing),
 		// The window lives where the references do: in process for
 		// memory:, across restarts for bolt:, across replicas for Redis.
 		Redeliveries: store.DeliveriesOf(a.store),
@@ -430,9 +439,26 @@ func (a *app) close() {
 	for _, s := range a.servers {
 		_ = s.ln.Close()
 	}
+	// After the listeners and the token refresh have stopped, so that the
+	// last calls' spans are in the flush; bounded, so that an unreachable
+	// collector costs the exit at most traceFlushTimeout.
+	fctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
+	defer cancel()
+	if err := a.tracing.Shutdown(fctx); err != nil {
+		a.log.Warn("flush traces", zap.Error(err))
+	}
 	if a.store != nil {
 		if err := a.store.Close(); err != nil {
 			a.log.Warn("close reference store", zap.Error(err))
 		}
 	}
+}
+
+// traceFlushTimeout bounds the export of the spans still queued at exit.
+const traceFlushTimeout = 2 * time.Second
+
+// handlerTracing is what the handlers need of the provider: its tracer and
+// propagator, both nil when tracing is off.
+func handlerTracing(p *tracing.Provider) proxy.Tracing {
+	return proxy.Tracing{Tracer: p.Tracer(), Propagator: p.Propagator()}
 }

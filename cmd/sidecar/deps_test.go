@@ -27,7 +27,20 @@ const (
 	whyFakes   = "the fakes stand in for Entra, the channel and the connector in tests and the demo; a library that imports them would ship them"
 	whyTestkit = "the test kit starts servers and fakes time: tests only"
 	whyDriver  = "a storage driver in its dependencies means a store backend leaked through the leaf package"
+	whySDK     = "the handlers see the OpenTelemetry trace API only; the SDK and its exporters (gRPC among them) are the tracing package's, wired by cmd/sidecar"
 )
+
+// traceAPI is what a package that records spans may import of OpenTelemetry.
+var traceAPI = []string{"go.opentelemetry.io/otel/trace", "go.opentelemetry.io/otel/attribute", "go.opentelemetry.io/otel/codes"}
+
+// noSDK forbids the OpenTelemetry SDK, the exporters and the tracing
+// package, whatever else a row forbids.
+func noSDK(m map[string]string) map[string]string {
+	for _, p := range []string{"go.opentelemetry.io/otel/sdk", "go.opentelemetry.io/otel/exporters", "go.opentelemetry.io/contrib", "google.golang.org/grpc", module + "/tracing"} {
+		m[p] = whySDK
+	}
+	return m
+}
 
 // product is the forbid map every package of the shipped binary shares,
 // plus extra.
@@ -58,8 +71,8 @@ var depRules = map[string]depRule{
 	},
 	"cmd/sidecar": {
 		allow: []string{
-			"authsidecar", "channelauth", "config", "pacing", "proxy", "store", "store/backends", "store/redisstore", "tokencache", "internal/fakes", "internal/framing",
-			"github.com/prometheus/client_golang", "github.com/redis/go-redis/v9", "go.uber.org/zap", "golang.org/x/net", "golang.org/x/sync",
+			"authsidecar", "channelauth", "config", "pacing", "proxy", "store", "store/backends", "store/redisstore", "tokencache", "tracing", "internal/fakes", "internal/framing",
+			"github.com/prometheus/client_golang", "go.opentelemetry.io/otel", "github.com/redis/go-redis/v9", "go.uber.org/zap", "golang.org/x/net", "golang.org/x/sync",
 		},
 		forbid: map[string]string{module + "/internal/testkit": whyTestkit},
 	},
@@ -103,15 +116,16 @@ var depRules = map[string]depRule{
 		}),
 	},
 	"proxy": {
-		allow: []string{"rewrite", "store", "pacing", "internal/ascii", "internal/guid", "github.com/hashicorp/golang-lru/v2", "github.com/prometheus/client_golang", "go.uber.org/zap", "golang.org/x/sync"},
-		forbid: product(map[string]string{
+		allow: append([]string{"rewrite", "store", "pacing", "internal/ascii", "internal/guid", "github.com/hashicorp/golang-lru/v2", "github.com/prometheus/client_golang", "go.uber.org/zap", "golang.org/x/sync",
+			"go.opentelemetry.io/otel/propagation"}, traceAPI...),
+		forbid: noSDK(product(map[string]string{
 			module + "/store/":          "proxy sees references through its References interface and the leaf's types; backends are wired by cmd/sidecar",
 			module + "/tokencache":      "proxy declares the TokenSource it needs, so its tests never touch MSAL",
 			module + "/channelauth":     "proxy declares the Authenticator it needs",
 			module + "/config":          "proxy takes Options from cmd/sidecar",
 			"go.etcd.io/bbolt":          whyDriver,
 			"github.com/redis/go-redis": whyDriver,
-		}),
+		})),
 	},
 	"rewrite": {
 		forbid: product(map[string]string{
@@ -150,12 +164,20 @@ var depRules = map[string]depRule{
 		forbid: product(map[string]string{"go.etcd.io/bbolt": "each backend links its own driver only"}),
 	},
 	"tokencache": {
-		allow: []string{"github.com/AzureAD/microsoft-authentication-library-for-go", "go.uber.org/zap", "software.sslmate.com/src/go-pkcs12"},
-		forbid: product(map[string]string{
+		allow: append([]string{"github.com/AzureAD/microsoft-authentication-library-for-go", "go.uber.org/zap", "software.sslmate.com/src/go-pkcs12"}, traceAPI...),
+		forbid: noSDK(product(map[string]string{
 			module + "/proxy":   "tokencache knows nothing of its callers",
 			module + "/store":   "tokencache knows nothing of references",
 			module + "/rewrite": "tokencache knows nothing of activities",
 			module + "/config":  "tokencache takes Options; cmd/sidecar maps the configuration",
+		})),
+	},
+	"tracing": {
+		allow: []string{"go.opentelemetry.io/otel", "go.opentelemetry.io/contrib/exporters/autoexport", "go.opentelemetry.io/contrib/propagators/autoprop"},
+		forbid: product(map[string]string{
+			module + "/proxy":      "tracing builds the provider; the handlers take its tracer from cmd/sidecar",
+			module + "/tokencache": "tracing builds the provider; the token source takes its tracer from cmd/sidecar",
+			module + "/config":     "tracing reads the standard OTEL_* variables, never the sidecar's configuration",
 		}),
 	},
 }

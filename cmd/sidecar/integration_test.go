@@ -48,6 +48,12 @@ type stack struct {
 
 func startStack(t *testing.T, env map[string]string) *stack {
 	t.Helper()
+	return startStackWith(t, env, nil)
+}
+
+// startStackWith is startStack with mod applied to the deps.
+func startStackWith(t *testing.T, env map[string]string, mod func(*deps)) *stack {
+	t.Helper()
 	s := &stack{t: t, logs: &e2eBuffer{}, done: make(chan error, 1)}
 	cloud := fakes.NewCloud(fakes.EntraOptions{ClientSecret: itSecret})
 	t.Cleanup(cloud.Close)
@@ -92,7 +98,11 @@ func startStack(t *testing.T, env map[string]string) *stack {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s.app, err = newApp(ctx, cfg, logger, cloudDeps(cloud, outLn))
+	d := cloudDeps(cloud, outLn)
+	if mod != nil {
+		mod(&d)
+	}
+	s.app, err = newApp(ctx, cfg, logger, d)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

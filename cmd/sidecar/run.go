@@ -39,7 +39,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer func() { _ = logger.Sync() }()
-	a, err := newApp(ctx, cfg, logger, deps{})
+	tp, err := newTracing(ctx, environ, logger)
+	if err != nil {
+		return err
+	}
+	a, err := newApp(ctx, cfg, logger, deps{tracing: tp})
 	if err != nil {
 		return err
 	}

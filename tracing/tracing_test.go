@@ -1,0 +1,154 @@
+package tracing
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+)
+
+func TestEnabled(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		give map[string]string
+		want bool
+	}{
+		{"nothing set: off, although autoexport would export OTLP", nil, false},
+		{"service name alone", map[string]string{"OTEL_SERVICE_NAME": "bot"}, false},
+		{"endpoint", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, true},
+		{"traces endpoint", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, true},
+		{"exporter otlp", map[string]string{"OTEL_TRACES_EXPORTER": "otlp"}, true},
+		{"exporter console", map[string]string{"OTEL_TRACES_EXPORTER": "console"}, true},
+		{"exporter none beats the endpoint", map[string]string{"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, false},
+		{"SDK disabled beats everything", map[string]string{"OTEL_SDK_DISABLED": "TRUE", "OTEL_TRACES_EXPORTER": "otlp"}, false},
+		{"SDK disabled false", map[string]string{"OTEL_SDK_DISABLED": "false", "OTEL_TRACES_EXPORTER": "otlp"}, true},
+		{"metrics endpoint only", map[string]string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://c:4318"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := Enabled(tt.give); got != tt.want {
+				t.Errorf("Enabled(%v) = %v; want %v", tt.give, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewOffBuildsNothing(t *testing.T) {
+	t.Parallel()
+	p, err := New(context.Background(), Options{Environ: map[string]string{"OTEL_TRACES_EXPORTER": "none"}})
+	if err != nil || p != nil {
+		t.Fatalf("New(none) = %v, %v; want nil, nil", p, err)
+	}
+	if p.Tracer() != nil || p.Propagator() != nil || p.Shutdown(context.Background()) != nil {
+		t.Error("a nil Provider must give a nil tracer and propagator and shut down quietly")
+	}
+}
+
+func TestNewExportsWithResource(t *testing.T) {
+	t.Parallel()
+	exp := tracetest.NewInMemoryExporter()
+	p, err := New(context.Background(), Options{Version: "v1.2.3", Exporter: exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := p.Tracer().Start(context.Background(), "x")
+	span.End()
+	spans := exp.GetSpans() // before Shutdown, which empties the exporter
+	if len(spans) != 1 {
+		t.Fatalf("%d spans; want 1", len(spans))
+	}
+	got := map[string]string{}
+	for _, kv := range spans[0].Resource.Attributes() {
+		got[string(kv.Key)] = kv.Value.String()
+	}
+	// OTEL_SERVICE_NAME is unset in the test's environment.
+	if got["service.name"] != ServiceName || got["service.version"] != "v1.2.3" || got["telemetry.sdk.language"] != "go" {
+		t.Errorf("resource = %v; want service.name %s, service.version v1.2.3 and the SDK's", got, ServiceName)
+	}
+	if got := spans[0].InstrumentationScope.Name; got != instrumentationName {
+		t.Errorf("scope = %q; want %q", got, instrumentationName)
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestPropagator(t *testing.T) {
+	t.Parallel()
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	tests := []struct {
+		name       string
+		give       string
+		wantFields []string // what the propagator writes
+	}{
+		{"default: tracecontext and baggage", "", []string{"traceparent", "tracestate", "baggage"}},
+		{"a list with blanks", " tracecontext , b3 ", []string{"traceparent", "tracestate", "b3"}},
+		{"none writes nothing", "none", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := propagator(tt.give)
+			if err != nil {
+				t.Fatalf("propagator(%q) = %v", tt.give, err)
+			}
+			fields := map[string]bool{}
+			for _, f := range p.Fields() {
+				fields[f] = true
+			}
+			for _, f := range tt.wantFields {
+				if !fields[f] {
+					t.Errorf("propagator(%q) fields %v; want %s among them", tt.give, p.Fields(), f)
+				}
+			}
+			if len(tt.wantFields) == 0 && len(fields) != 0 {
+				t.Errorf("propagator(%q) fields %v; want none", tt.give, p.Fields())
+			}
+			// A traceparent read is written back the same when the
+			// propagator carries tracecontext.
+			h := http.Header{"Traceparent": {parent}}
+			out := http.Header{}
+			p.Inject(p.Extract(context.Background(), propagation.HeaderCarrier(h)), propagation.HeaderCarrier(out))
+			if fields["traceparent"] && out.Get("Traceparent") != parent {
+				t.Errorf("round trip of traceparent = %q; want %q", out.Get("Traceparent"), parent)
+			}
+		})
+	}
+}
+
+func TestPropagatorUnknown(t *testing.T) {
+	t.Parallel()
+	for _, give := range []string{"tracecontxt", "tracecontext,bogus", ","} {
+		if _, err := propagator(give); err == nil {
+			t.Errorf("propagator(%q) = nil error; want the unknown name refused", give)
+		}
+	}
+}
+
+// TestNewExporterFromEnvironment is not parallel: autoexport reads the
+// process environment, so this test sets it.
+func TestNewExporterFromEnvironment(t *testing.T) {
+	t.Setenv("OTEL_TRACES_EXPORTER", "bogus")
+	if _, err := New(context.Background(), Options{Environ: map[string]string{"OTEL_TRACES_EXPORTER": "bogus"}}); err == nil {
+		t.Error("New(OTEL_TRACES_EXPORTER=bogus) = nil error; want the unknown exporter refused")
+	}
+	t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "carrier-pigeon")
+	if _, err := New(context.Background(), Options{Environ: map[string]string{"OTEL_TRACES_EXPORTER": "otlp"}}); err == nil {
+		t.Error("New(protocol carrier-pigeon) = nil error; want the unknown protocol refused")
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf")
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
+	p, err := New(context.Background(), Options{Environ: map[string]string{"OTEL_TRACES_EXPORTER": "otlp"}})
+	if err != nil || p == nil || p.Tracer() == nil {
+		t.Fatalf("New(otlp) = %v, %v; want a provider", p, err)
+	}
+	// Nothing was queued: the flush has nothing to send to the closed port.
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown() = %v", err)
+	}
+}
