@@ -304,6 +304,10 @@ func (v *Validator) VerifyToken(ctx context.Context, authorization string) (*Ver
 	return v.verify(ctx, authorization)
 }
 
+// App is the configured app id the token's audience named (Identity.App):
+// the bot the activity is for.
+func (t *Verified) App() string { return t.identity.App }
+
 // CheckActivity checks the rules that bind the token to the activity: the
 // signing key endorses channelID and the signed serviceurl claim equals
 // serviceURL, the activity's original serviceUrl (for an Entra token,

@@ -36,6 +36,8 @@ func (t verifiedToken) CheckActivity(channelID, serviceURL string) (bool, error)
 	return id.ServiceURLVouched, nil
 }
 
+func (t verifiedToken) App() string { return t.t.App() }
+
 func authErr(err error) error {
 	switch {
 	case err == nil:
