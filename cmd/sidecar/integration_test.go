@@ -222,7 +222,7 @@ func TestTokenExpiryMetric(t *testing.T) {
 		{exp.Add(time.Hour), 0},
 	} {
 		reg := prometheus.NewRegistry()
-		if err := registerTokenMetrics(reg, s.app.tokens, func() time.Time { return tt.now }); err != nil {
+		if err := registerTokenMetrics(reg, s.app.bots, func() time.Time { return tt.now }); err != nil {
 			t.Fatal(err)
 		}
 		rec := httptest.NewRecorder()
