@@ -46,8 +46,8 @@ type deps struct {
 // app is the wired sidecar: its listeners are bound by newApp, so their
 // addresses are known before serve runs.
 type app struct {
-	cfg       config.Config
-	log       *zap.Logger
+	cfg   config.Config
+	log   *zap.Logger
 	store store.Store
 	// tokens is the primary bot's token source, bots every bot's.
 	tokens    *tokencache.Source
