@@ -172,8 +172,9 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 		}},
 		{Name: "store", Check: a.storeReady, Detail: a.storeDetail},
 	}, tokenChecks(a.bots)...), map[string]http.Handler{
-		"GET /references/{conversationId}": proxy.ReferenceHandler(a.store, referenceAccess(cfg.AdminReferences)),
-		"GET /metrics":                     promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(logger.Named("metrics"))}),
+		"GET /references/{conversationId}":                 proxy.ReferenceHandler(a.store, referenceAccess(cfg.AdminReferences)),
+		"GET /references/bots/{identity}/{conversationId}": proxy.ReferenceHandler(a.store, referenceAccess(cfg.AdminReferences)),
+		"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(logger.Named("metrics"))}),
 	})
 	for _, s := range []struct {
 		name, addr string

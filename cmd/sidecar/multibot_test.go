@@ -229,6 +229,9 @@ func TestIntegrationThreeBotsInOneChat(t *testing.T) {
 			t.Errorf("token requests of %s = %d; want 1", app, n)
 		}
 	}
+	if got := m.get(m.admin + "/references/bots/second/19:chat@thread.v2"); !strings.Contains(got, `"identity":"second"`) || !strings.Contains(got, mbSecondApp) {
+		t.Errorf("/references/bots/second/… = %s; want the second bot's reference", got)
+	}
 }
 
 // The second bot has a listener of its own: it is the only door to its
