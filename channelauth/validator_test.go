@@ -454,6 +454,14 @@ func TestValidateSeveralApps(t *testing.T) {
 			if id.App != tt.wantApp || id.AppID != tt.give {
 				t.Errorf("Validate(aud %q) = App %q, AppID %q; want %q, %q", tt.give, id.App, id.AppID, tt.wantApp, tt.give)
 			}
+			// What the inbound handler reads before it has the body.
+			v, err := h.v.VerifyToken(t.Context(), bearer(tok))
+			if err != nil {
+				t.Fatalf("VerifyToken(aud %q) = %v; want valid", tt.give, err)
+			}
+			if v.App() != tt.wantApp {
+				t.Errorf("VerifyToken(aud %q).App() = %q; want %q", tt.give, v.App(), tt.wantApp)
+			}
 		})
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/botsidecar/sidecar/pacing"
 	"github.com/botsidecar/sidecar/store"
 	"github.com/botsidecar/sidecar/store/memstore"
 )
@@ -45,30 +44,17 @@ func (b *botTokens) count() int {
 	return b.calls
 }
 
-// recordingPacer records the keys calls were paced under.
-type recordingPacer struct {
-	mu   sync.Mutex
-	keys []pacing.Key
-}
-
-func (p *recordingPacer) Wait(_ context.Context, k pacing.Key) (time.Duration, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.keys = append(p.keys, k)
-	return 0, nil
-}
-
 // bots is a shared outbound listener for three bots: the primary, "second"
 // (served here too) and "third" (on a listener of its own).
 type bots struct {
 	*harness
 	primary, second, third *botTokens
-	pacer                  *recordingPacer
+	pacer                  *keyPacer
 }
 
 func newBots(t *testing.T, mod ...harnessOption) *bots {
 	t.Helper()
-	b := &bots{primary: &botTokens{name: "primary"}, second: &botTokens{name: "second"}, third: &botTokens{name: "third"}, pacer: &recordingPacer{}}
+	b := &bots{primary: &botTokens{name: "primary"}, second: &botTokens{name: "second"}, third: &botTokens{name: "third"}, pacer: &keyPacer{}}
 	opts := append([]harnessOption{func(o *OutboundOptions) {
 		o.Identities = []Identity{
 			{Name: "default", Primary: true, AppID: testAppID, TenantID: "tenant-1", Tokens: b.primary},

@@ -97,18 +97,23 @@ func startStack(t *testing.T, env map[string]string) *stack {
 		cancel()
 		t.Fatal(err)
 	}
+	s.serve(ctx, cancel)
+	return s
+}
+
+// serve runs the app until the test ends, then checks its logs.
+func (s *stack) serve(ctx context.Context, cancel context.CancelFunc) {
 	s.base = "http://" + s.app.addr("outbound")
 	s.admin = "http://" + s.app.addr("admin")
 	s.inbound = "http://" + s.app.addr("inbound")
 	go func() { s.done <- s.app.serve(ctx) }()
-	t.Cleanup(func() {
+	s.t.Cleanup(func() {
 		cancel()
 		if err := <-s.done; err != nil {
-			t.Errorf("serve: %v", err)
+			s.t.Errorf("serve: %v", err)
 		}
 		s.assertNoSecretsLogged()
 	})
-	return s
 }
 
 // assertNoSecretsLogged checks every log line the stack wrote for the

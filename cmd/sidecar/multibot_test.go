@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -106,15 +105,9 @@ func startBots(t *testing.T) *multiStack {
 		cancel()
 		t.Fatal(err)
 	}
-	m.base, m.admin, m.inbound = "http://"+m.app.addr("outbound"), "http://"+m.app.addr("admin"), "http://"+m.app.addr("inbound")
 	m.own = "http://" + m.app.addr("outbound:second")
-	go func() { m.done <- m.app.serve(ctx) }()
+	m.serve(ctx, cancel)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-m.done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		m.assertNoSecretsLogged()
 		logs := m.logs.String()
 		for app, e := range m.entras {
 			for _, tok := range e.Issued() {
@@ -154,13 +147,7 @@ func (m *multiStack) sentBy(r fakes.ConnectorRequest) (app, from string) {
 
 func (m *multiStack) post(url, body string) (int, string) {
 	m.t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return m.postJSON(url, "", body)
 }
 
 // Three bots in one group chat: each gets the channel's activity at its
