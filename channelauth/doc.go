@@ -44,7 +44,9 @@
 //   - Audience: the app id, api://{appId} or api://botid-{appId}, ignoring
 //     ASCII case (teams.net JwtExtensions.cs ValidAudiences, teams.ts
 //     jwt-validator.ts; app ids are GUIDs, which the docs say to compare
-//     case-insensitively). BB accepts the bare app id only.
+//     case-insensitively). BB accepts the bare app id only. A sidecar for
+//     several bots accepts each one's app id (Options.AppIDs), and the
+//     verified token names the one its audience named (Identity.App).
 //   - Endorsements: the signing key's endorsements member must exist and
 //     contain the activity's channelId, compared exactly (BB-JS
 //     endorsementsValidator.ts). Stricter than BB-JS, which skips keys

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,6 +65,11 @@ type Options struct {
 	// api://{AppID} and api://botid-{AppID}, compared ignoring ASCII case
 	// (app ids are GUIDs).
 	AppID string
+	// AppIDs are the app ids of further bots whose tokens are accepted,
+	// with the same three audiences each, when one sidecar speaks for
+	// several; the verified token says which one its audience named
+	// (Identity.App).
+	AppIDs []string
 	// OpenIDMetadataURL is the channel's metadata document, e.g.
 	// https://login.botframework.com/v1/.well-known/openidconfiguration;
 	// its jwks_uri gives the signing keys.
@@ -85,7 +91,7 @@ type Options struct {
 	IsTrustedServiceURL func(serviceURL string) bool
 	// EntraAppIDs are the apps whose Entra tokens are accepted: the token's
 	// appid (v1) or azp (v2) claim, the app that requested it, must be one
-	// of them (GUIDs, compared ignoring case). Default: AppID alone.
+	// of them (GUIDs, compared ignoring case). Default: AppID and AppIDs.
 	EntraAppIDs []string
 
 	// HTTPClient fetches metadata and keys. Default: a client with a 10 s
@@ -108,6 +114,9 @@ type Identity struct {
 	Issuer string
 	// AppID is the aud value that matched, as the token spelled it.
 	AppID string
+	// App is the configured app id (Options.AppID or one of
+	// Options.AppIDs) that the audience named, as configured.
+	App string
 	// ServiceURLVouched is true when the token's signed serviceurl claim
 	// equalled the activity's serviceUrl (channel tokens). It is false for
 	// Entra tokens, whose serviceUrl was only found on the trusted list.
@@ -120,6 +129,7 @@ type Identity struct {
 // concurrent use.
 type Validator struct {
 	audiences    []string
+	apps         []string // the configured app id of each audience
 	channelIss   string
 	entraIss     []string
 	entraApps    map[string]bool // lower-case calling apps allowed to send Entra tokens
@@ -135,7 +145,7 @@ type Validator struct {
 // on first use, or by Run.
 func New(opts Options) (*Validator, error) {
 	var problems []string
-	if opts.AppID == "" {
+	if opts.AppID == "" || slices.Contains(opts.AppIDs, "") {
 		problems = append(problems, "app id is required")
 	}
 	if err := checkURL(opts.OpenIDMetadataURL); err != nil {
@@ -185,15 +195,19 @@ func New(opts Options) (*Validator, error) {
 	}
 
 	v := &Validator{
-		// The Teams SDKs' ValidAudiences (teams.net JwtExtensions.cs,
-		// teams.ts jwt-validator.ts); BB accepts the bare id only.
-		audiences:    []string{opts.AppID, "api://" + opts.AppID, "api://botid-" + opts.AppID},
 		channelIss:   opts.ChannelIssuer,
 		trusted:      opts.IsTrustedServiceURL,
 		now:          opts.Now,
 		channel:      newKeySet(SourceChannel, opts.OpenIDMetadataURL, &opts),
 		log:          opts.Logger,
 		retryBackoff: min(opts.UnknownKIDMinInterval, opts.RefreshInterval),
+	}
+	apps := append([]string{opts.AppID}, opts.AppIDs...)
+	for _, app := range apps {
+		// The Teams SDKs' ValidAudiences (teams.net JwtExtensions.cs,
+		// teams.ts jwt-validator.ts); BB accepts the bare id only.
+		v.audiences = append(v.audiences, app, "api://"+app, "api://botid-"+app)
+		v.apps = append(v.apps, app, app, app)
 	}
 	if opts.AcceptEntraTokens {
 		host := strings.TrimRight(opts.AuthorityHost, "/")
@@ -202,9 +216,8 @@ func New(opts Options) (*Validator, error) {
 		// the authority, or the v1 sts.windows.net issuer, of our tenant.
 		v.entraIss = []string{host + "/" + tenant + "/v2.0", "https://sts.windows.net/" + tenant + "/"}
 		v.entra = newKeySet(SourceEntra, host+"/"+tenant+"/v2.0/.well-known/openid-configuration", &opts)
-		apps := opts.EntraAppIDs
-		if len(apps) == 0 {
-			apps = []string{opts.AppID}
+		if len(opts.EntraAppIDs) > 0 {
+			apps = opts.EntraAppIDs
 		}
 		v.entraApps = make(map[string]bool, len(apps))
 		for _, app := range apps {
@@ -290,6 +303,10 @@ type Verified struct {
 func (v *Validator) VerifyToken(ctx context.Context, authorization string) (*Verified, error) {
 	return v.verify(ctx, authorization)
 }
+
+// App is the configured app id the token's audience named (Identity.App):
+// the bot the activity is for.
+func (t *Verified) App() string { return t.identity.App }
 
 // CheckActivity checks the rules that bind the token to the activity: the
 // signing key endorses channelID and the signed serviceurl claim equals
@@ -386,7 +403,7 @@ func (v *Validator) verify(ctx context.Context, authorization string) (*Verified
 	if err := v.checkTimes(tok, payload); err != nil {
 		return nil, err
 	}
-	aud, ok := v.matchAudience(tok)
+	aud, app, ok := v.matchAudience(tok)
 	if !ok {
 		return nil, reasonAudience
 	}
@@ -395,7 +412,7 @@ func (v *Validator) verify(ctx context.Context, authorization string) (*Verified
 			return nil, err
 		}
 	}
-	return &Verified{v: v, tok: tok, key: key, identity: Identity{Issuer: iss, AppID: aud, Source: source}}, nil
+	return &Verified{v: v, tok: tok, key: key, identity: Identity{Issuer: iss, AppID: aud, App: app, Source: source}}, nil
 }
 
 // bearerToken extracts the token from "Bearer <token>". The scheme is
@@ -508,17 +525,18 @@ func (v *Validator) checkCallingApp(tok jwt.Token) error {
 }
 
 // matchAudience returns the aud value that is one of our accepted
-// audiences. An aud list passes when any entry matches (IdentityModel).
-func (v *Validator) matchAudience(tok jwt.Token) (string, bool) {
+// audiences, and the configured app id it names. An aud list passes when
+// any entry matches (IdentityModel); the first match names the app.
+func (v *Validator) matchAudience(tok jwt.Token) (aud, app string, ok bool) {
 	auds, _ := tok.Audience()
 	for _, aud := range auds {
-		for _, want := range v.audiences {
+		for i, want := range v.audiences {
 			if ascii.EqualFold(aud, want) {
-				return aud, true
+				return aud, v.apps[i], true
 			}
 		}
 	}
-	return "", false
+	return "", "", false
 }
 
 func (v *Validator) isEntraIssuer(iss string) bool {

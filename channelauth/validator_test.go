@@ -232,7 +232,7 @@ func TestValidateMatrix(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Validate(%s) = %v; want valid", tt.name, err)
 			}
-			want := channelauth.Identity{Issuer: h.ch.Issuer(), AppID: tt.wantAppID, ServiceURLVouched: true, Source: "channel"}
+			want := channelauth.Identity{Issuer: h.ch.Issuer(), AppID: tt.wantAppID, App: appID, ServiceURLVouched: true, Source: "channel"}
 			if id != want {
 				t.Errorf("Validate(%s) = %+v; want %+v", tt.name, id, want)
 			}
@@ -327,7 +327,7 @@ func TestValidateEntraTokens(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Validate(%s) = %v; want valid", tt.name, err)
 			}
-			want := channelauth.Identity{Issuer: tt.wantIss, AppID: appID, ServiceURLVouched: false, Source: "entra"}
+			want := channelauth.Identity{Issuer: tt.wantIss, AppID: appID, App: appID, ServiceURLVouched: false, Source: "entra"}
 			if id != want {
 				t.Errorf("Validate(%s) = %+v; want %+v", tt.name, id, want)
 			}
@@ -418,5 +418,50 @@ func TestValidateTokenSkipsOnlyActivityChecks(t *testing.T) {
 		if _, err := h.v.ValidateToken(context.Background(), bad); !errors.Is(err, channelauth.ErrUnauthorized) {
 			t.Errorf("ValidateToken(%.20q…) = %v; want ErrUnauthorized", bad, err)
 		}
+	}
+}
+
+// One sidecar for two bots: a token for either app is accepted, and the
+// verified token names the configured app its audience named, whichever
+// form the audience took; a third app's token is still refused.
+func TestValidateSeveralApps(t *testing.T) {
+	t.Parallel()
+	const second = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
+	h := newHarness(t, func(o *channelauth.Options) { o.AppIDs = []string{second} })
+	tests := []struct {
+		name    string
+		give    string
+		wantApp string
+		want    string
+	}{
+		{name: "primary", give: appID, wantApp: appID},
+		{name: "second", give: second, wantApp: second},
+		{name: "second as botid uri, other case", give: "api://botid-" + strings.ToUpper(second), wantApp: second},
+		{name: "third app", give: "0f0f0f0f-1e0f-4a9b-8c7d-6e5f4a3b2c1d", want: "audience not accepted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tok := h.token(func(c map[string]any) { c["aud"] = tt.give })
+			id, err := h.v.Validate(t.Context(), bearer(tok), channelID, serviceURL)
+			if tt.want != "" {
+				wantRejected(t, err, tt.want, tok)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Validate(aud %q) = %v; want valid", tt.give, err)
+			}
+			if id.App != tt.wantApp || id.AppID != tt.give {
+				t.Errorf("Validate(aud %q) = App %q, AppID %q; want %q, %q", tt.give, id.App, id.AppID, tt.wantApp, tt.give)
+			}
+			// What the inbound handler reads before it has the body.
+			v, err := h.v.VerifyToken(t.Context(), bearer(tok))
+			if err != nil {
+				t.Fatalf("VerifyToken(aud %q) = %v; want valid", tt.give, err)
+			}
+			if v.App() != tt.wantApp {
+				t.Errorf("VerifyToken(aud %q).App() = %q; want %q", tt.give, v.App(), tt.wantApp)
+			}
+		})
 	}
 }

@@ -176,7 +176,7 @@ func TestVerifyThenCheckActivity(t *testing.T) {
 	}
 	fetches := h.ch.KeyFetches()
 	id, err := verified.CheckActivity(channelID, serviceURL)
-	want := channelauth.Identity{Issuer: h.ch.Issuer(), AppID: appID, ServiceURLVouched: true, Source: "channel"}
+	want := channelauth.Identity{Issuer: h.ch.Issuer(), AppID: appID, App: appID, ServiceURLVouched: true, Source: "channel"}
 	if err != nil || id != want {
 		t.Errorf("CheckActivity(valid) = %+v, %v; want %+v", id, err, want)
 	}

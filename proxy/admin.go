@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/netip"
 	"sync/atomic"
+
+	"github.com/botsidecar/sidecar/store"
 )
 
 // ReadinessCheck is one condition of /readyz. It returns nil when met, or
@@ -142,8 +144,10 @@ func ReferenceHandler(refs References, access ReferenceAccess) http.Handler {
 			writeError(w, err)
 			return
 		}
+		// Mounted at /references/bots/{identity}/{conversationId} too: a
+		// bot other than the primary one keeps its references apart.
 		id := r.PathValue("conversationId")
-		ref, err := refs.Get(r.Context(), id)
+		ref, err := refs.Get(r.Context(), store.Key(r.PathValue("identity"), id))
 		switch {
 		case err == nil:
 			writeJSON(w, http.StatusOK, ref)

@@ -7,14 +7,15 @@ import (
 )
 
 // botAccount is the `from` the call must carry: the bot's channel account
-// from the reference (the inbound activity's recipient); without one, the
-// Teams form on Teams, else nil (leave the bot's own).
+// from the reference (the inbound activity's recipient) when the reference
+// is the call's bot's; without one, the Teams form on Teams, else nil
+// (leave the bot's own). A tenant's newest reference may be another bot's.
 func (o *Outbound) botAccount(c *call) json.RawMessage {
-	if c.up.ref != nil && len(c.up.ref.Bot) > 0 {
+	if c.up.ref != nil && len(c.up.ref.Bot) > 0 && c.up.ref.Identity == c.id.ref {
 		return c.up.ref.Bot
 	}
 	if c.isTeams {
-		return o.teamsBot
+		return c.id.teamsBot
 	}
 	return nil
 }

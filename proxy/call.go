@@ -17,6 +17,13 @@ import (
 // decided in one step and read by every later one.
 type call struct {
 	outcome
+	// id is the bot the call is made as: its token, account, tenant and
+	// pacing. The listener's own until the path's prefix, the path's
+	// conversation or the connections map decides otherwise (identity.go);
+	// explicit says the prefix named it, idByRef that a reference did.
+	id       *identity
+	explicit bool
+	idByRef  bool
 	method   string
 	rawPath  string // exactly as the bot sent it: Teams ids hold ':' ';' '@' '='
 	rawQuery string // "?…" or ""
@@ -34,9 +41,10 @@ type call struct {
 	create    rewrite.ConversationFields
 	createErr error
 	// tenant is the tenant the call is made for: what the call names (the
-	// body's tenantId, the query's), else the configured tenant. Only
-	// routes that name a tenant have one.
-	tenant string
+	// body's tenantId, the query's), else the identity's configured tenant
+	// (tenantDefaulted). Only routes that name a tenant have one.
+	tenant          string
+	tenantDefaulted bool
 	// serviceURLHeader is the X-Service-Url the bot named, parsed; nil
 	// when it named none.
 	serviceURLHeader *url.URL
@@ -57,15 +65,18 @@ type call struct {
 
 // parsing is what call.parse needs of the Outbound's options.
 type parsing struct {
-	maxBody       int64
-	defaultTenant string   // the configured tenant
-	hostNames     []string // the listener's names besides IPs and localhost
+	maxBody   int64
+	hostNames []string // the listener's names besides IPs and localhost
+	// ids are the listener's bots when there are several: a path may then
+	// name one (/bots/{name}/…); nil when there is one.
+	ids identities
 }
 
-// parse fills c from r: the raw path and query, the route, the body (at
-// most p.maxBody bytes, into buf) and what the body and query say about
-// the tenant. It refuses what a browser sent, bad header values, and
-// bodies that are not one JSON object.
+// parse fills c from r: the raw path and query, the identity a
+// /bots/{name} prefix names, the route, the body (at most p.maxBody bytes,
+// into buf) and what the body and query say about the tenant. It refuses
+// what a browser sent, bad header values, and bodies that are not one
+// JSON object.
 func (c *call) parse(r *http.Request, buf *bytes.Buffer, p parsing) error {
 	c.method = r.Method
 	c.rawPath, c.rawQuery = splitRequestURI(r)
@@ -78,6 +89,11 @@ func (c *call) parse(r *http.Request, buf *bytes.Buffer, p parsing) error {
 	var err error
 	if c.serviceURLHeader, err = parseServiceURLHeader(r.Header[headerServiceURL]); err != nil {
 		return err
+	}
+	if p.ids != nil {
+		if err := c.identityFromPath(p.ids); err != nil {
+			return err
+		}
 	}
 	m, err := matchRoute(r.Method, c.rawPath)
 	if err != nil {
@@ -120,7 +136,7 @@ func (c *call) parse(r *http.Request, buf *bytes.Buffer, p parsing) error {
 		}
 	}
 	if c.tenant == "" && c.route.tenant != tenantNone {
-		c.tenant = p.defaultTenant
+		c.tenant, c.tenantDefaulted = c.id.TenantID, true
 	}
 	return nil
 }

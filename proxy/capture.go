@@ -22,7 +22,10 @@ import (
 // They are stored at capture time, while a validated token vouches for
 // them, rather than guessed from an id at send time. The channel and team
 // references carry no user: nobody in particular is addressed there.
-func captured(f rewrite.Fields, vouched bool, now time.Time) []store.Reference {
+//
+// They belong to identity (store.Reference.Identity), the bot the activity
+// is for.
+func captured(f rewrite.Fields, vouched bool, identity string, now time.Time) []store.Reference {
 	if f.ConversationID == "" {
 		return nil
 	}
@@ -33,7 +36,7 @@ func captured(f rewrite.Fields, vouched bool, now time.Time) []store.Reference {
 	ref := store.Reference{
 		ConversationID: f.ConversationID, ServiceURL: f.ServiceURL, Vouched: vouched,
 		ChannelID: f.ChannelID, Bot: f.Recipient, User: f.From, Conversation: f.Conversation,
-		TenantID: tenant, UpdatedAt: now,
+		TenantID: tenant, UpdatedAt: now, Identity: identity,
 	}
 	refs := []store.Reference{ref}
 	if f.ChannelID != "msteams" {

@@ -34,7 +34,7 @@ func TestCaptured(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			refs := captured(f, true, now)
+			refs := captured(f, true, "", now)
 			var got []string
 			for i, r := range refs {
 				got = append(got, r.ConversationID)

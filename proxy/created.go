@@ -40,7 +40,7 @@ func (c *createdConversations) remember(respBody []byte, call *call, bot json.Ra
 	up := call.up
 	// Vouched stays false: the remembered reference is trusted only as
 	// its host is, like every other.
-	ref := store.Reference{ConversationID: id, ServiceURL: up.serviceURL, Bot: bot, UpdatedAt: now}
+	ref := store.Reference{ConversationID: id, ServiceURL: up.serviceURL, Bot: bot, UpdatedAt: now, Identity: call.id.ref}
 	if up.ref != nil {
 		ref.ChannelID = up.ref.ChannelID
 	}
@@ -56,9 +56,11 @@ func (c *createdConversations) remember(respBody []byte, call *call, bot json.Ra
 		conv["tenantId"] = ref.TenantID
 	}
 	ref.Conversation, _ = json.Marshal(conv)
-	c.cache.Add(id, ref)
+	c.cache.Add(ref.Key(), ref)
 }
 
-func (c *createdConversations) get(id string) (store.Reference, bool) {
-	return c.cache.Get(id)
+// get returns the conversation stored under key (store.Key): each bot
+// reaches the conversations it created.
+func (c *createdConversations) get(key string) (store.Reference, bool) {
+	return c.cache.Get(key)
 }

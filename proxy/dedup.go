@@ -55,13 +55,19 @@ type deliveryKeys struct {
 // would tell two activities apart, so those are recognised by their id
 // alone. The type keeps a message and, say, a command with the same text
 // and timestamp apart.
-func keysOf(body []byte, f rewrite.Fields) deliveryKeys {
+//
+// Two bots in one group chat each get the activity: the keys of a bot
+// other than the primary one (identity, its name) carry its name, so that
+// each delivery is its own; the primary's are as before there were
+// several, so a window kept across an upgrade still holds.
+func keysOf(body []byte, f rewrite.Fields, identity string) deliveryKeys {
 	var k deliveryKeys
 	if f.ConversationID == "" {
 		return k
 	}
+	conversation := store.Key(identity, f.ConversationID)
 	if id, _, _ := rewrite.StringField(body, "id"); id != "" {
-		k.id = layerID + ":" + hashParts(f.ChannelID, f.ConversationID, id)
+		k.id = layerID + ":" + hashParts(f.ChannelID, conversation, id)
 	}
 	var from struct {
 		ID string `json:"id"`
@@ -70,7 +76,7 @@ func keysOf(body []byte, f rewrite.Fields) deliveryKeys {
 	ts, _, _ := rewrite.StringField(body, "timestamp")
 	text, _, _ := rewrite.StringField(body, "text")
 	if from.ID != "" && ts != "" && text != "" {
-		k.content = layerContent + ":" + hashParts(f.ChannelID, f.ConversationID, from.ID, f.Type, ts, text)
+		k.content = layerContent + ":" + hashParts(f.ChannelID, conversation, from.ID, f.Type, ts, text)
 	}
 	return k
 }

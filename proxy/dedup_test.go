@@ -320,7 +320,7 @@ func TestRedeliveryNeedsValidToken(t *testing.T) {
 
 func TestKeysOf(t *testing.T) {
 	t.Parallel()
-	base := keysOf([]byte(dedupActivity), inspect(t, dedupActivity))
+	base := keysOf([]byte(dedupActivity), inspect(t, dedupActivity), "")
 	if base.id == "" || base.content == "" || base.id == base.content {
 		t.Fatalf("keysOf = %+v; want two distinct keys", base)
 	}
@@ -328,9 +328,14 @@ func TestKeysOf(t *testing.T) {
 		t.Errorf("keysOf = %+v; want hashes, no ids or text", base)
 	}
 	renamed := strings.Replace(dedupActivity, `"id":"1712"`, `"id":"1799"`, 1)
-	k := keysOf([]byte(renamed), inspect(t, renamed))
+	k := keysOf([]byte(renamed), inspect(t, renamed), "")
 	if k.id == base.id || k.content != base.content {
 		t.Errorf("keysOf(new id) = %+v; want a new id key and the same content key as %+v", k, base)
+	}
+	// A second bot in the same chat gets the same activity: its own delivery.
+	other := keysOf([]byte(dedupActivity), inspect(t, dedupActivity), "second")
+	if other.id == base.id || other.content == base.content || other.id == "" || other.content == "" {
+		t.Errorf("keysOf(second bot) = %+v; want keys of its own, not the primary's %+v", other, base)
 	}
 }
 

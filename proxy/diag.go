@@ -92,7 +92,7 @@ func (o *Outbound) diagnose(resp *http.Response, c *call) *diagnostics {
 		}
 	case http.StatusUnauthorized:
 		d.Token = DecodeTokenClaims(c.tokenUsed)
-		d.Hints = o.tokenHints(d.Token)
+		d.Hints = o.tokenHints(d.Token, c.id)
 	case http.StatusNotFound:
 		d.Hints = []string{
 			"the connector does not know this conversation (or activity): the bot may have been uninstalled from it, " +
@@ -103,16 +103,16 @@ func (o *Outbound) diagnose(resp *http.Response, c *call) *diagnostics {
 }
 
 // tokenHints compares the token's claims with what the sidecar expects.
-func (o *Outbound) tokenHints(c *TokenClaims) []string {
+func (o *Outbound) tokenHints(c *TokenClaims, id *identity) []string {
 	if c == nil {
 		return []string{"the token could not be decoded"}
 	}
 	var hints []string
-	if app := c.AppID + c.AZP; app != "" && !strings.EqualFold(c.AppID, o.opts.AppID) && !strings.EqualFold(c.AZP, o.opts.AppID) {
-		hints = append(hints, "the token was issued to app "+app+", not "+o.opts.AppID)
+	if app := c.AppID + c.AZP; app != "" && !strings.EqualFold(c.AppID, id.AppID) && !strings.EqualFold(c.AZP, id.AppID) {
+		hints = append(hints, "the token was issued to app "+app+", not "+id.AppID)
 	}
-	if o.opts.TenantID != "" && c.Tenant != "" && !strings.EqualFold(c.Tenant, o.opts.TenantID) {
-		hints = append(hints, "the token's tenant "+c.Tenant+" is not the configured tenant "+o.opts.TenantID)
+	if id.TenantID != "" && c.Tenant != "" && !strings.EqualFold(c.Tenant, id.TenantID) {
+		hints = append(hints, "the token's tenant "+c.Tenant+" is not the configured tenant "+id.TenantID)
 	}
 	if c.Expires != 0 && time.Unix(c.Expires, 0).Before(o.opts.Now()) {
 		hints = append(hints, "the token had expired")

@@ -14,11 +14,15 @@
 //     values, the route (routes.go: the route table, one row per Bot
 //     Connector route), the body (bounded), and the tenant the call names
 //     (a create's or batch's tenantId, a meeting's ?tenantId=, else the
-//     configured tenant). A create body is read once, here.
+//     configured tenant). A create body is read once, here. With several
+//     bots (identity.go), a /bots/{name} prefix names the call's bot.
 //  2. Outbound.resolve (resolve.go): the upstream and how it was found
 //     (resolvedBy: the path's reference, a conversation the bot created,
 //     X-Service-Url, the tenant's newest reference, the default), checked
-//     against the [TrustList]; and whether the call goes to Teams.
+//     against the [TrustList]; and whether the call goes to Teams. With
+//     several bots, a call that named none becomes the bot of its
+//     conversation's reference, else the connections map's; the token,
+//     account, tenant and pacing of every later step are that bot's.
 //  3. Outbound.rewriteBody (body.go): `from`, `serviceUrl` and the
 //     reference's fields, in place (package rewrite); a Teams create is
 //     first checked against the shapes Teams refuses (teams.go).

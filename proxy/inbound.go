@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -35,6 +36,9 @@ type VerifiedToken interface {
 	// the signature again. vouched reports that the token's signed
 	// serviceurl claim named serviceURL.
 	CheckActivity(channelID, serviceURL string) (vouched bool, err error)
+	// App is the configured app id the token's audience named: the
+	// identity the activity is for.
+	App() string
 }
 
 // Errors an Authenticator wraps, so that the handler can answer the right
@@ -74,6 +78,11 @@ type InboundOptions struct {
 	// are required.
 	BotURL      string
 	OutboundURL string
+	// Identities, when set, replace BotURL and OutboundURL: the bots the
+	// sidecar speaks for, each with its own. An activity goes to the one
+	// whose app id its token's audience named, else the first; its
+	// references and redelivery window are that identity's.
+	Identities []Identity
 	// MaxBodyBytes bounds the activity and the bot's answer; required.
 	MaxBodyBytes int64
 	// MaxConcurrentBodies is how many bodies of MaxBodyBytes may be held
@@ -121,6 +130,8 @@ const DefaultMaxConcurrentBodies = 8
 // activity to the bot with serviceUrl pointing at the sidecar.
 type Inbound struct {
 	opts      InboundOptions
+	ids       identities
+	multi     bool
 	transport http.RoundTripper
 	log       *zap.Logger
 	tracing   Tracing
@@ -135,7 +146,7 @@ func NewInbound(opts InboundOptions) (*Inbound, error) {
 	switch {
 	case opts.Auth == nil || opts.References == nil || opts.Trust == nil:
 		return nil, errors.New("inbound: authenticator, references and trust list are required")
-	case opts.BotURL == "" || opts.OutboundURL == "":
+	case opts.Identities == nil && (opts.BotURL == "" || opts.OutboundURL == ""):
 		return nil, errors.New("inbound: bot url and outbound url are required")
 	case opts.MaxBodyBytes <= 0 || opts.BotTimeout <= 0:
 		return nil, errors.New("inbound: max body bytes and bot timeout must be positive")
@@ -143,6 +154,18 @@ func NewInbound(opts InboundOptions) (*Inbound, error) {
 		return nil, errors.New("inbound: max concurrent bodies times max body bytes must be a positive int64")
 	case opts.RedeliveryWindow < 0 || opts.RedeliveryTimeout < 0:
 		return nil, errors.New("inbound: redelivery window and timeout must not be negative")
+	}
+	if opts.Identities == nil {
+		opts.Identities = []Identity{{Primary: true, BotURL: opts.BotURL, OutboundURL: opts.OutboundURL}}
+	}
+	ids, err := newIdentities(opts.Identities)
+	if err != nil {
+		return nil, fmt.Errorf("inbound: %w", err)
+	}
+	for _, id := range ids {
+		if id.BotURL == "" || id.OutboundURL == "" {
+			return nil, errors.New("inbound: bot url and outbound url are required")
+		}
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
@@ -159,7 +182,7 @@ func NewInbound(opts InboundOptions) (*Inbound, error) {
 		t = bt
 	}
 	return &Inbound{
-		opts: opts, transport: t, log: opts.Logger, tracing: opts.Tracing,
+		opts: opts, transport: t, log: opts.Logger, tracing: opts.Tracing, ids: ids, multi: len(ids) > 1,
 		bodies: semaphore.NewWeighted(int64(opts.MaxConcurrentBodies) * opts.MaxBodyBytes),
 	}, nil
 }
@@ -167,6 +190,8 @@ func NewInbound(opts InboundOptions) (*Inbound, error) {
 // inboundCall is the state of one inbound call, for its log line.
 type inboundCall struct {
 	outcome
+	// id is the bot the activity is for.
+	id           *identity
 	channelID    string
 	activityType string
 	botStatus    int
@@ -185,7 +210,7 @@ type inboundCall struct {
 
 func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := in.opts.Now()
-	c := inboundCall{outcome: outcome{msCV: r.Header.Get("MS-CV")}}
+	c := inboundCall{outcome: outcome{msCV: r.Header.Get("MS-CV")}, id: in.ids[0]}
 	var span trace.Span
 	if in.tracing.on() {
 		r, span = in.tracing.server(r, spanInbound)
@@ -196,8 +221,9 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, err)
 	}
 	putBuffer(buf)
-	in.opts.Metrics.request("inbound", "/api/messages", c.status)
+	in.opts.Metrics.request(c.id.Name, "inbound", "/api/messages", c.status)
 	fields := []zap.Field{
+		connectionField(in.multi, c.id),
 		zap.String("channel_id", c.channelID),
 		zap.String("activity_type", c.activityType),
 		zap.Int("bot_status", c.botStatus),
@@ -231,6 +257,9 @@ func (in *Inbound) serve(w http.ResponseWriter, r *http.Request, c *inboundCall,
 	if err != nil {
 		return &authFailure{err}
 	}
+	if in.multi {
+		c.id = in.ids.forApp(token.App())
+	}
 	release, err := in.holdBody(r)
 	if err != nil {
 		return err
@@ -261,7 +290,7 @@ func (in *Inbound) serve(w http.ResponseWriter, r *http.Request, c *inboundCall,
 	}
 	// Only now, with the token bound to the activity: a sender without a
 	// valid one can neither claim an activity nor read a recorded answer.
-	d, err := in.claim(ctx, keysOf(body, f))
+	d, err := in.claim(ctx, keysOf(body, f, c.id.ref))
 	if err != nil {
 		c.windowErr = err
 	}
@@ -279,14 +308,14 @@ func (in *Inbound) deliver(w http.ResponseWriter, r *http.Request, body []byte, 
 	ctx := r.Context()
 	// Stored before the bot sees the activity, so that its first reply
 	// resolves.
-	for _, ref := range captured(f, vouched, in.opts.Now()) {
+	for _, ref := range captured(f, vouched, c.id.ref, in.opts.Now()) {
 		if err := in.opts.References.Put(ctx, ref); err != nil {
 			// The channel retries a 503; an activity whose reference is
 			// not stored must not reach the bot.
 			return storeFailure(true, withCause(ctx, err))
 		}
 	}
-	out, err := rewrite.Activity(body, rewrite.Edit{ServiceURL: in.opts.OutboundURL})
+	out, err := rewrite.Activity(body, rewrite.Edit{ServiceURL: c.id.OutboundURL})
 	if err != nil {
 		return err
 	}
@@ -313,14 +342,15 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 	// bot cannot have the activity, and the redelivery window lets the
 	// channel's retry through (see settle).
 	sent := newAttemptBody(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.opts.BotURL, sent)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.id.BotURL, sent)
 	if err != nil {
 		return botErr(false, err)
 	}
 	req.ContentLength, req.GetBody = int64(len(body)), sent.again
 	copyHeaders(req.Header, r.Header, dropRequestHeaders)
-	if in.opts.BotAuth != nil {
-		v, err := in.opts.BotAuth.BotAuthorization(in.opts.OutboundURL)
+	if in.opts.BotAuth != nil && c.id.Primary {
+		// The signer vouches for the primary identity's audience only.
+		v, err := in.opts.BotAuth.BotAuthorization(c.id.OutboundURL)
 		if err != nil {
 			// Not expected: signing with a key held in memory does not
 			// fail, but a bot must never get an unsigned activity.

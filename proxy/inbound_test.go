@@ -44,6 +44,10 @@ func (f fakeAuth) Verify(_ context.Context, authz string) (VerifiedToken, error)
 // fakeToken is a verified token; it binds to Teams activities only.
 type fakeToken struct{ vouches bool }
 
+// App is the primary bot's: the handler's tests of several bots give
+// their own token.
+func (t fakeToken) App() string { return testAppID }
+
 func (t fakeToken) CheckActivity(channelID, _ string) (bool, error) {
 	if channelID != "msteams" {
 		return false, fmt.Errorf("%w: channel not endorsed by signing key", ErrUnauthenticated)

@@ -28,15 +28,30 @@ type Metrics struct {
 	// pacer is asked on every attempt.
 	waitBy       map[pacing.Class]prometheus.Observer
 	statusLabels map[int]string
+	// byConnection: requests carry the connection label.
+	byConnection bool
 }
 
 // NewMetrics registers the proxy's metrics with reg.
-func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) { return newMetrics(reg, false) }
+
+// NewConnectionMetrics is NewMetrics for a sidecar that speaks for several
+// bots: sidecar_requests_total also carries the connection, the name of
+// the identity each request was made for (never an id). One bot's series
+// stay as they were.
+func NewConnectionMetrics(reg prometheus.Registerer) (*Metrics, error) { return newMetrics(reg, true) }
+
+func newMetrics(reg prometheus.Registerer, byConnection bool) (*Metrics, error) {
+	labels := []string{"direction", "route", "status"}
+	if byConnection {
+		labels = append([]string{"connection"}, labels...)
+	}
 	m := &Metrics{
+		byConnection: byConnection,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sidecar_requests_total",
 			Help: "Requests handled, by direction (inbound from the channel, outbound from the bot), route pattern and response status.",
-		}, []string{"direction", "route", "status"}),
+		}, labels),
 		upstreamTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "sidecar_upstream_request_duration_seconds",
 			Help:    "Time from the first upstream attempt to the final answer, retries included, by direction and route pattern.",
@@ -93,11 +108,16 @@ func (m *Metrics) status(s int) string {
 	return strconv.Itoa(s)
 }
 
-func (m *Metrics) request(direction, route string, status int) {
-	if m == nil {
-		return
+// request counts a request of connection (the identity's name; counted
+// only by NewConnectionMetrics).
+func (m *Metrics) request(connection, direction, route string, status int) {
+	switch {
+	case m == nil:
+	case m.byConnection:
+		m.requests.WithLabelValues(connection, direction, route, m.status(status)).Inc()
+	default:
+		m.requests.WithLabelValues(direction, route, m.status(status)).Inc()
 	}
-	m.requests.WithLabelValues(direction, route, m.status(status)).Inc()
 }
 
 func (m *Metrics) upstream(direction, route string, d time.Duration) {

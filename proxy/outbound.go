@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +54,17 @@ type OutboundOptions struct {
 	Tokens     TokenSource
 	References References
 	Trust      *TrustList
+	// Identities, when set, replace AppID, TenantID and Tokens: the bots
+	// this listener knows, the first one the listener's own (the primary
+	// on the shared listener, the identity on a listener of its own). A
+	// call is made as the identity its path prefix (/bots/{name}/…) names,
+	// else its conversation's reference's, else Route's, else the first;
+	// never as one marked Elsewhere.
+	Identities []Identity
+	// Route names the identity of a call to serviceURL that neither named
+	// one nor resolved through a reference (the Agents SDK's
+	// ConnectionsMap); "" or nil leaves it to the first.
+	Route func(serviceURL string) string
 	// DefaultServiceURL is the upstream of calls nothing else resolves; it
 	// must be trusted. "" answers such calls 404.
 	DefaultServiceURL string
@@ -95,18 +105,32 @@ type Outbound struct {
 	retry      RetryPolicy
 	log        *zap.Logger
 	tracing    Tracing
-	teamsBot   json.RawMessage // {"id":"28:<appId>"}
-	defaultURL *url.URL        // DefaultServiceURL, parsed; nil when unset
+	ids        identities
+	multi      bool     // more than one identity
+	defaultURL *url.URL // DefaultServiceURL, parsed; nil when unset
 	parsing    parsing
 	created    *createdConversations
 }
 
 // NewOutbound checks opts and returns the handler.
 func NewOutbound(opts OutboundOptions) (*Outbound, error) {
+	if opts.Identities == nil {
+		opts.Identities = []Identity{{Primary: true, AppID: opts.AppID, TenantID: opts.TenantID, Tokens: opts.Tokens}}
+	}
+	ids, err := newIdentities(opts.Identities)
+	if err != nil {
+		return nil, fmt.Errorf("outbound: %w", err)
+	}
+	for _, id := range ids {
+		switch {
+		case id.AppID == "":
+			return nil, errors.New("outbound: app id is required")
+		case id.Tokens == nil && !id.Elsewhere:
+			return nil, errors.New("outbound: tokens, references and trust list are required")
+		}
+	}
 	switch {
-	case opts.AppID == "":
-		return nil, errors.New("outbound: app id is required")
-	case opts.Tokens == nil || opts.References == nil || opts.Trust == nil:
+	case opts.References == nil || opts.Trust == nil:
 		return nil, errors.New("outbound: tokens, references and trust list are required")
 	case opts.MaxBodyBytes <= 0:
 		return nil, errors.New("outbound: max body bytes must be positive")
@@ -137,10 +161,13 @@ func NewOutbound(opts OutboundOptions) (*Outbound, error) {
 	if t == nil {
 		t = NewTransport()
 	}
-	bot, _ := json.Marshal(map[string]string{"id": "28:" + opts.AppID})
-	return &Outbound{opts: opts, transport: t, retry: opts.Retry.withDefaults(), log: opts.Logger, tracing: opts.Tracing, teamsBot: bot,
+	o := &Outbound{opts: opts, transport: t, retry: opts.Retry.withDefaults(), log: opts.Logger, tracing: opts.Tracing, ids: ids, multi: len(ids) > 1,
 		defaultURL: defaultURL, created: newCreatedConversations(),
-		parsing: parsing{maxBody: opts.MaxBodyBytes, defaultTenant: opts.TenantID, hostNames: opts.HostNames}}, nil
+		parsing: parsing{maxBody: opts.MaxBodyBytes, hostNames: opts.HostNames}}
+	if o.multi {
+		o.parsing.ids = ids
+	}
+	return o, nil
 }
 
 // NewTransport returns the upstream transport: a clone of
@@ -175,7 +202,7 @@ func (o *Outbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if o.tracing.on() {
 		r, span = o.tracing.server(r, spanOutbound)
 	}
-	var c call
+	c := call{id: o.ids[0]}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	if err := o.serve(w, r, &c, buf); err != nil {
@@ -186,7 +213,7 @@ func (o *Outbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.route != nil {
 		route = c.route.pattern
 	}
-	o.opts.Metrics.request("outbound", route, c.status)
+	o.opts.Metrics.request(c.id.Name, "outbound", route, c.status)
 	var diag zap.Field = zap.Skip()
 	if c.diag != nil {
 		diag = zap.Object("diagnostics", c.diag)
@@ -203,6 +230,7 @@ func (o *Outbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		zap.String("route", route),
 		zap.String("upstream_host", upstreamHost),
 		zap.Int("attempts", c.attempts),
+		connectionField(o.multi, c.id),
 		diag,
 	)
 }
@@ -228,9 +256,9 @@ func (o *Outbound) serve(w http.ResponseWriter, r *http.Request, c *call, buf *b
 		// host.
 		return &localError{kind: failInvalidPath, msg: "the upstream url cannot be built from this path", cause: err}
 	}
-	token, err := o.opts.Tokens.Token(ctx)
+	token, err := c.id.Tokens.Token(ctx)
 	if err != nil {
-		return tokenFailure(o.opts.AppID, false, err)
+		return tokenFailure(c.id.AppID, false, err)
 	}
 	header := make(http.Header, len(r.Header)+2)
 	copyHeaders(header, r.Header, dropRequestHeaders)
@@ -307,11 +335,11 @@ func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header
 			// credentials rotated) is replaced once; a second 401 is real.
 			// A refused call was not applied, so any method may be resent.
 			refreshed = true
-			o.opts.Tokens.Invalidate(token)
-			fresh, err := o.opts.Tokens.Token(ctx)
+			c.id.Tokens.Invalidate(token)
+			fresh, err := c.id.Tokens.Token(ctx)
 			if err != nil {
 				discard(resp)
-				return nil, tokenFailure(o.opts.AppID, true, err)
+				return nil, tokenFailure(c.id.AppID, true, err)
 			}
 			if fresh == token {
 				// The token source refreshes at most so often (a connector
@@ -346,14 +374,14 @@ func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header
 // classes Teams limits per conversation, the conversation (a create's: the
 // user it opens a chat with, or the channel it posts in).
 func (o *Outbound) paceKey(c *call) pacing.Key {
-	k := pacing.Key{Bot: o.opts.AppID, Tenant: c.tenant, Class: c.route.pace}
+	k := pacing.Key{Bot: c.id.AppID, Tenant: c.tenant, Class: c.route.pace}
 	if k.Tenant == "" && c.up.ref != nil {
 		k.Tenant = c.up.ref.TenantID
 	}
 	if k.Tenant == "" {
 		// A single-tenant bot's calls that name no tenant (a batch
 		// operation's state) are made in its own tenant.
-		k.Tenant = o.opts.TenantID
+		k.Tenant = c.id.TenantID
 	}
 	switch {
 	case c.route.pace == pacing.ClassCreate && c.create.ChannelDataChannelID != "":

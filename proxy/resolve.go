@@ -57,27 +57,34 @@ func (u upstream) conversationOwn() bool {
 // the body or headers say; else a trusted X-Service-Url; else, for calls
 // that name a tenant, the tenant's newest reference; else the default.
 // It also decides whether the call goes to Teams.
+//
+// With several identities it also settles whose call it is: the path's
+// conversation reference decides for a call that named none (see
+// otherBotsConversation), else the connections map (routeIdentity).
 func (o *Outbound) resolve(ctx context.Context, c *call) error {
 	up, err := o.pickUpstream(ctx, c)
 	if err != nil {
 		return err
 	}
 	c.up = up
+	if o.multi {
+		if err := o.routeIdentity(c); err != nil {
+			return err
+		}
+	}
 	c.isTeams = up.ref != nil && strings.EqualFold(up.ref.ChannelID, "msteams") || isTeamsHost(up.base.Hostname())
 	return nil
 }
 
 func (o *Outbound) pickUpstream(ctx context.Context, c *call) (upstream, error) {
 	if c.conversationID != "" {
-		ref, err := store.Lookup(ctx, o.opts.References, c.conversationID)
-		switch {
-		case err == nil:
-			return o.fromReference(&ref, byReference)
-		case !errors.Is(err, store.ErrNotFound):
-			return upstream{}, storeFailure(false, err)
+		up, ok, err := o.conversationOf(ctx, c, c.id)
+		if !ok && err == nil && o.multi {
+			up, ok, err = o.otherBotsConversation(ctx, c)
 		}
-		if ref, ok := o.created.get(c.conversationID); ok {
-			return o.fromReference(&ref, byCreated)
+		if ok || err != nil {
+			c.idByRef = true
+			return up, err
 		}
 	}
 	if u := c.serviceURLHeader; u != nil {
@@ -106,6 +113,31 @@ func (o *Outbound) pickUpstream(ctx context.Context, c *call) (upstream, error) 
 	return upstream{}, refuse(failNoReference,
 		"the sidecar has no reference for "+what+": it learns a conversation's service URL from an activity the channel sends to the bot through the sidecar. "+
 			"Wait for one, or name the service URL with an X-Service-Url header or SIDECAR_DEFAULT_SERVICE_URL")
+}
+
+// conversationOf finds c's conversation among id's: its stored reference,
+// else a conversation its bot created through the sidecar. ok reports that
+// one was found; err is then set when its service URL is not trusted.
+func (o *Outbound) conversationOf(ctx context.Context, c *call, id *identity) (_ upstream, ok bool, _ error) {
+	key := id.key(c.conversationID)
+	ref, err := store.Lookup(ctx, o.opts.References, key)
+	switch {
+	case err == nil && ref.Identity != id.ref:
+		// Under this bot's key but not its own: a store that was written
+		// by hand, whose word is not taken for whose conversation it is.
+		return upstream{}, true, &localError{kind: failForbidden, cause: errOtherBot,
+			msg: "the stored reference of conversation " + strconvQuote(c.conversationID) + " names another bot"}
+	case err == nil:
+		up, err := o.fromReference(&ref, byReference)
+		return up, true, err
+	case !errors.Is(err, store.ErrNotFound):
+		return upstream{}, false, storeFailure(false, err)
+	}
+	if ref, ok := o.created.get(key); ok {
+		up, err := o.fromReference(&ref, byCreated)
+		return up, true, err
+	}
+	return upstream{}, false, nil
 }
 
 func strconvQuote(s string) string {

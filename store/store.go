@@ -73,24 +73,46 @@ type Reference struct {
 	// TenantID comes from channelData.tenant.id, else conversation.tenantId.
 	TenantID  string    `json:"tenantId,omitempty"`
 	UpdatedAt time.Time `json:"updatedAt"`
+	// Identity names the bot the reference belongs to when one sidecar
+	// speaks for several: its connection name, "" for the primary one, so
+	// that references stored before there were several stay valid. Two
+	// bots in one group chat see the same conversation id; each keeps its
+	// own reference, under Key.
+	Identity string `json:"identity,omitempty"`
+}
+
+// Key returns the key r is stored under (see Key).
+func (r Reference) Key() string { return Key(r.Identity, r.ConversationID) }
+
+// Key returns the store key of identity's reference for conversationID:
+// the conversation id itself for the primary identity (""), as before
+// there were several, and "bots/{identity}/{conversationID}" otherwise. No
+// channel's conversation id starts with "bots/", so the keys of two
+// identities never meet.
+func Key(identity, conversationID string) string {
+	if identity == "" {
+		return conversationID
+	}
+	return "bots/" + identity + "/" + conversationID
 }
 
 // SameAs reports whether r and o carry the same reference data, ignoring
 // UpdatedAt: an unchanged reference need not be written again.
 func (r Reference) SameAs(o Reference) bool {
 	return r.ConversationID == o.ConversationID && r.ServiceURL == o.ServiceURL &&
-		r.Vouched == o.Vouched && r.ChannelID == o.ChannelID && r.TenantID == o.TenantID &&
+		r.Vouched == o.Vouched && r.ChannelID == o.ChannelID && r.TenantID == o.TenantID && r.Identity == o.Identity &&
 		string(r.Bot) == string(o.Bot) && string(r.User) == string(o.User) &&
 		string(r.Conversation) == string(o.Conversation)
 }
 
 // Store is implemented by every backend.
 type Store interface {
-	// Put stores ref under ref.ConversationID and marks it the newest
-	// reference of its tenant.
+	// Put stores ref under ref.Key() and marks it the newest reference of
+	// its tenant.
 	Put(ctx context.Context, ref Reference) error
-	// Get returns the reference stored under conversationID, or ErrNotFound.
-	Get(ctx context.Context, conversationID string) (Reference, error)
+	// Get returns the reference stored under key (Key; for the primary
+	// identity the conversation id), or ErrNotFound.
+	Get(ctx context.Context, key string) (Reference, error)
 	// NewestForTenant returns the most recently stored reference whose
 	// TenantID is tenantID, or ErrNotFound.
 	NewestForTenant(ctx context.Context, tenantID string) (Reference, error)
@@ -134,8 +156,9 @@ func ChannelOf(conversationID string) (string, bool) {
 	return conversationID[:i], true
 }
 
-// Lookup gets the reference for conversationID, falling back to the channel
-// of a Teams thread id.
+// Lookup gets the reference stored under key (Key), falling back to the
+// channel of a Teams thread id: the key of a thread is its channel's key
+// with the thread suffix, whatever the identity.
 func Lookup(ctx context.Context, s interface {
 	Get(context.Context, string) (Reference, error)
 }, conversationID string) (Reference, error) {

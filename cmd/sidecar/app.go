@@ -50,11 +50,13 @@ type deps struct {
 // app is the wired sidecar: its listeners are bound by newApp, so their
 // addresses are known before serve runs.
 type app struct {
-	cfg       config.Config
-	log       *zap.Logger
-	store     store.Store
+	cfg   config.Config
+	log   *zap.Logger
+	store store.Store
+	// tokens is the primary bot's token source, bots every bot's.
 	tokens    *tokencache.Source
 	tracing   *tracing.Provider
+	bots      []*bot
 	validator *channelauth.Validator
 	admin     *proxy.Admin
 	servers   []*server
@@ -63,6 +65,7 @@ type app struct {
 
 type server struct {
 	name string
+	kind string // the name's part before ":": inbound, outbound or admin
 	http *http.Server
 	ln   net.Listener
 }
@@ -81,17 +84,27 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 	if a.store, err = openStore(ctx, cfg, logger); err != nil {
 		return nil, err
 	}
-	tokenOpts := tokenOptions(cfg.Primary(), logger, d.entraClient)
-	tokenOpts.Tracer = a.tracing.Tracer()
-	if a.tokens, err = tokencache.New(tokenOpts); err != nil {
-		return nil, fmt.Errorf("token source: %w", err)
+	if a.bots, err = newBots(cfg, logger, d.entraClient, a.tracing.Tracer()); err != nil {
+		return nil, err
 	}
+	for _, b := range a.bots {
+		if b.ln != nil {
+			// Closed with the servers from here on.
+			a.servers = append(a.servers, &server{name: "outbound:" + b.cfg.Name, kind: "outbound", ln: b.ln})
+		}
+	}
+	a.tokens = a.bots[0].tokens
+	several := len(a.bots) > 1
 	reg := prometheus.NewRegistry()
-	metrics, err := proxy.NewMetrics(reg)
+	newMetrics := proxy.NewMetrics
+	if several {
+		newMetrics = proxy.NewConnectionMetrics
+	}
+	metrics, err := newMetrics(reg)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	if err := registerTokenMetrics(reg, a.tokens, time.Now); err != nil {
+	if err := registerTokenMetrics(reg, a.bots, time.Now); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	if err := registerStoreMetrics(reg, a.store); err != nil {
@@ -102,35 +115,47 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 	if err != nil {
 		return nil, fmt.Errorf("SIDECAR_TRUSTED_SERVICE_URLS: %w", err)
 	}
-	tenant := ""
-	if cfg.AppType != config.AppTypeMultiTenant {
-		tenant = cfg.TenantID
-	}
 	pacer, err := newPacer(cfg, reg)
 	if err != nil {
 		return nil, err
 	}
-	outbound, err := proxy.NewOutbound(proxy.OutboundOptions{
-		Pacer:             pacer,
-		AppID:             cfg.AppID,
-		TenantID:          tenant,
-		Tokens:            a.tokens,
-		References:        refs,
-		Trust:             trust,
-		DefaultServiceURL: cfg.DefaultServiceURL,
-		MaxBodyBytes:      int64(cfg.MaxBodyBytes),
-		HostNames:         hostNames(cfg.OutboundURL),
-		Transport:         d.upstream,
-		Logger:            logger.Named("outbound"),
-		Metrics:           metrics,
-		Tracing:           handlerTracing(a.tracing),
-	})
+	// One outbound handler per listener: the shared one, and each bot's
+	// own, which serves that bot alone. They share the pacer, which keys
+	// by app id, and the transport's connections.
+	if d.upstream == nil {
+		d.upstream = proxy.NewTransport()
+	}
+	outboundFor := func(self *bot) (*proxy.Outbound, error) {
+		ids := outboundIdentities(a.bots, self, cfg.BotURL)
+		o := proxy.OutboundOptions{
+			Pacer:             pacer,
+			Identities:        ids,
+			References:        refs,
+			Trust:             trust,
+			DefaultServiceURL: cfg.DefaultServiceURL,
+			MaxBodyBytes:      int64(cfg.MaxBodyBytes),
+			HostNames:         hostNamesOf(ids),
+			Transport:         d.upstream,
+			Logger:            logger.Named("outbound"),
+			Metrics:           metrics,
+			Tracing:           handlerTracing(a.tracing),
+		}
+		if self == nil {
+			o.Route = connectionsRoute(cfg.ConnectionsMap)
+		}
+		return proxy.NewOutbound(o)
+	}
+	outbound, err := outboundFor(nil)
 	if err != nil {
 		return nil, err
 	}
 	a.validator, err = channelauth.New(validatorOptions(cfg, trust.TrustedString, d.openID, logger.Named("channelauth")))
 	if err != nil {
 		return nil, fmt.Errorf("channel token validation: %w", err)
+	}
+	tenant := ""
+	if cfg.AppType != config.AppTypeMultiTenant {
+		tenant = cfg.TenantID
 	}
 	botAuth, err := a.authSidecar(cfg, tenant)
 	if err != nil {
@@ -140,8 +165,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 		Auth:         channelAuth{a.validator},
 		References:   refs,
 		Trust:        trust,
-		BotURL:       cfg.BotURL,
-		OutboundURL:  cfg.OutboundURL,
+		Identities:   inboundIdentities(a.bots, cfg.BotURL),
 		MaxBodyBytes: int64(cfg.MaxBodyBytes),
 		BotTimeout:   cfg.BotTimeout,
 		BotAuth:      botAuth,
@@ -155,7 +179,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 	if err != nil {
 		return nil, err
 	}
-	a.admin = proxy.NewAdmin([]proxy.ReadinessCheck{
+	a.admin = proxy.NewAdmin(append([]proxy.ReadinessCheck{
 		{Name: "listeners", Check: func() error {
 			if !a.listening.Load() {
 				return errors.New("not serving yet")
@@ -163,15 +187,10 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 			return nil
 		}},
 		{Name: "store", Check: a.storeReady, Detail: a.storeDetail},
-		{Name: "token", Check: func() error {
-			if !a.tokens.Ready() {
-				return errors.New("no token acquired yet; the log says why")
-			}
-			return nil
-		}},
-	}, map[string]http.Handler{
-		"GET /references/{conversationId}": proxy.ReferenceHandler(a.store, referenceAccess(cfg.AdminReferences)),
-		"GET /metrics":                     promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(logger.Named("metrics"))}),
+	}, tokenChecks(a.bots)...), map[string]http.Handler{
+		"GET /references/{conversationId}":                 proxy.ReferenceHandler(a.store, referenceAccess(cfg.AdminReferences)),
+		"GET /references/bots/{identity}/{conversationId}": proxy.ReferenceHandler(a.store, referenceAccess(cfg.AdminReferences)),
+		"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(logger.Named("metrics"))}),
 	})
 	for _, s := range []struct {
 		name, addr string
@@ -191,6 +210,16 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 			return nil, err
 		}
 	}
+	for _, b := range a.bots {
+		if b.ln == nil {
+			continue
+		}
+		h, err := outboundFor(b)
+		if err != nil {
+			return nil, fmt.Errorf("outbound of %s: %w", b.cfg.Name, err)
+		}
+		a.serveOn(a.server("outbound:"+b.cfg.Name), b.ln, h)
+	}
 	return a, nil
 }
 
@@ -201,6 +230,15 @@ func (a *app) listen(name, addr string, ln net.Listener, h http.Handler) error {
 			return fmt.Errorf("listen %s on %s: %w", name, addr, err)
 		}
 	}
+	s := &server{name: name, kind: name}
+	a.servers = append(a.servers, s)
+	a.serveOn(s, ln, h)
+	return nil
+}
+
+// serveOn makes s serve h on ln.
+func (a *app) serveOn(s *server, ln net.Listener, h http.Handler) {
+	name := s.name
 	// Every listener refuses requests with an ambiguous body length
 	// (Content-Length and Transfer-Encoding) before net/http parses them.
 	ln = framing.Listener(ln)
@@ -217,8 +255,7 @@ func (a *app) listen(name, addr string, ln net.Listener, h http.Handler) error {
 		ln = inboundListener(ln, inboundMaxConns)
 		hardenInbound(srv)
 	}
-	a.servers = append(a.servers, &server{name: name, ln: ln, http: srv})
-	return nil
+	s.ln, s.http = ln, srv
 }
 
 // hostNames is the host of the outbound URL the bot is given, when it is
@@ -231,7 +268,8 @@ func hostNames(outboundURL string) []string {
 	return []string{u.Hostname()}
 }
 
-// shutdownOrder is the order in which the listeners drain, one after the
+// shutdownOrder is the order in which the listeners drain (by kind: every
+// outbound listener drains with the shared one), one after the
 // other, within one grace period. Inbound goes first: the channel's
 // in-flight activities finish, and the bot's replies to them still reach
 // the connector because outbound is still open. Outbound goes next and
@@ -241,7 +279,8 @@ func hostNames(outboundURL string) []string {
 // bot may need a token for its last sends.
 var shutdownOrder = [...]string{"inbound", "outbound", "authsidecar", "admin"}
 
-// server returns the named listener, or nil.
+// server returns the named listener (newApp binds inbound, outbound,
+// admin and "outbound:<name>" for each bot with a listener of its own), or nil.
 func (a *app) server(name string) *server {
 	for _, s := range a.servers {
 		if s.name == name {
@@ -395,7 +434,9 @@ func (a *app) serve(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
-	g.Go(func() error { return a.tokens.Run(bg) })
+	for _, b := range a.bots {
+		g.Go(func() error { return b.tokens.Run(bg) })
+	}
 	g.Go(func() error { return a.validator.Run(bg) })
 	if r, ok := a.store.(store.Runner); ok {
 		g.Go(func() error { return r.Run(bg) })
@@ -409,8 +450,16 @@ func (a *app) serve(ctx context.Context) error {
 		})
 	}
 	a.listening.Store(true)
+	var connections zap.Field = zap.Skip()
+	if len(a.bots) > 1 {
+		names := make([]string, len(a.bots))
+		for i, b := range a.bots {
+			names[i] = b.cfg.Name
+		}
+		connections = zap.Strings("connections", names)
+	}
 	a.log.Info("sidecar started", zap.String("inbound", a.addr("inbound")), zap.String("outbound", a.addr("outbound")), zap.String("admin", a.addr("admin")),
-		zap.String("app_id", a.cfg.AppID), zap.String("app_type", string(a.cfg.AppType)))
+		zap.String("app_id", a.cfg.AppID), zap.String("app_type", string(a.cfg.AppType)), connections)
 
 	<-gctx.Done()
 	a.admin.Drain()
@@ -418,14 +467,15 @@ func (a *app) serve(ctx context.Context) error {
 	sctx, cancel := context.WithTimeoutCause(context.Background(), a.cfg.ShutdownGrace, errGraceExceeded)
 	defer cancel()
 	var shutdownErr error
-	for _, name := range shutdownOrder {
-		s := a.server(name)
-		if s == nil {
-			continue
-		}
-		if err := s.http.Shutdown(sctx); err != nil {
-			shutdownErr = errGraceExceeded
-			_ = s.http.Close()
+	for _, kind := range shutdownOrder {
+		for _, s := range a.servers {
+			if s.kind != kind {
+				continue
+			}
+			if err := s.http.Shutdown(sctx); err != nil {
+				shutdownErr = errGraceExceeded
+				_ = s.http.Close()
+			}
 		}
 	}
 	stopBG()

@@ -36,6 +36,8 @@ func (t verifiedToken) CheckActivity(channelID, serviceURL string) (bool, error)
 	return id.ServiceURLVouched, nil
 }
 
+func (t verifiedToken) App() string { return t.t.App() }
+
 func authErr(err error) error {
 	switch {
 	case err == nil:
@@ -48,10 +50,17 @@ func authErr(err error) error {
 
 // validatorOptions maps the configuration to the channel token
 // validator's options; trusted says which serviceUrls an Entra token may
-// name.
+// name. Every bot's app id is an accepted audience: the token then says
+// which bot an activity is for. Entra tokens are accepted from the
+// primary bot's tenant only.
 func validatorOptions(cfg config.Config, trusted func(string) bool, client *http.Client, logger *zap.Logger) channelauth.Options {
+	var others []string
+	for _, id := range cfg.Connections {
+		others = append(others, id.AppID)
+	}
 	return channelauth.Options{
 		AppID:               cfg.AppID,
+		AppIDs:              others,
 		OpenIDMetadataURL:   cfg.OpenIDMetadataURL,
 		ChannelIssuer:       cfg.ChannelIssuer,
 		AcceptEntraTokens:   cfg.AcceptEntraTokens,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -81,21 +82,37 @@ func doctorChecks(ctx context.Context, env map[string]string, d deps) []check {
 		return []check{{Name: "config", Detail: err.Error(),
 			Fix: "set the variables named above (docs/configuration.md lists each one)"}}
 	}
-	checks := []check{{Name: "config", OK: true, Detail: fmt.Sprintf("app %s, %s, tenant %q, cloud %s, credential: %s",
-		cfg.AppID, cfg.AppType, cfg.TenantID, cfg.Cloud, cfg.Credential())}}
-	checks = append(checks, checkToken(ctx, cfg, d))
+	return doctorReport(ctx, cfg, d)
+}
+
+// doctorReport checks a loaded configuration. Each bot gets its own config,
+// token and bot lines ("token:<name>" when there are several); the
+// channel's keys and the store are shared.
+func doctorReport(ctx context.Context, cfg config.Config, d deps) []check {
+	ids := cfg.Identities()
+	several := len(ids) > 1
+	var checks, tokens, bots []check
+	for i, id := range ids {
+		checks = append(checks, check{Name: label("config", id, several), OK: true, Detail: fmt.Sprintf("app %s, %s, tenant %q, cloud %s, credential: %s",
+			id.AppID, id.AppType, id.TenantID, id.Cloud, id.Credential())})
+		tokens = append(tokens, checkToken(ctx, id, label("token", id, several), d))
+		botURL := cmp.Or(id.BotURL, cfg.BotURL)
+		if i == 0 || botURL != cfg.BotURL { // bots that share a URL share a line
+			bots = append(bots, checkBot(ctx, label("bot", id, several), botURL))
+		}
+	}
+	checks = append(checks, tokens...)
 	checks = append(checks, checkOpenID(ctx, cfg, d))
 	checks = append(checks, checkStore(ctx, cfg))
-	checks = append(checks, checkBot(ctx, cfg))
-	return checks
+	return append(checks, bots...)
 }
 
 // checkToken acquires a token and compares its claims with what the
 // configuration expects: the connector answers a bare 401 or 403 to a
 // token of the wrong audience, app or tenant.
-func checkToken(ctx context.Context, cfg config.Config, d deps) check {
-	c := check{Name: "token"}
-	src, err := tokencache.New(tokenOptions(cfg.Primary(), zap.NewNop(), d.entraClient))
+func checkToken(ctx context.Context, cfg config.Identity, name string, d deps) check {
+	c := check{Name: name}
+	src, err := tokencache.New(tokenOptions(cfg, zap.NewNop(), d.entraClient))
 	if err != nil {
 		c.Detail, c.Fix = err.Error(), "fix the credential settings"
 		return c
@@ -143,7 +160,7 @@ func checkToken(ctx context.Context, cfg config.Config, d deps) check {
 }
 
 // tokenFix says what to do about the reason Entra refused a token.
-func tokenFix(reason tokencache.Reason, cfg config.Config) string {
+func tokenFix(reason tokencache.Reason, cfg config.Identity) string {
 	switch reason {
 	case tokencache.ReasonBadCredential:
 		return "Entra refused the credential: the client secret is wrong or expired; create a new one for app " + cfg.AppID
@@ -209,20 +226,20 @@ func checkStore(ctx context.Context, cfg config.Config) check {
 
 // checkBot checks that something answers HTTP at the bot URL; any status
 // will do (a GET on /api/messages is usually 405), only silence fails.
-func checkBot(ctx context.Context, cfg config.Config) check {
-	c := check{Name: "bot"}
+func checkBot(ctx context.Context, name, botURL string) check {
+	c := check{Name: name}
 	bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(bctx, http.MethodGet, cfg.BotURL, nil)
+	req, err := http.NewRequestWithContext(bctx, http.MethodGet, botURL, nil)
 	if err == nil {
 		var resp *http.Response
 		if resp, err = http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
-			c.OK, c.Detail = true, fmt.Sprintf("%s answers (%s to a GET)", cfg.BotURL, resp.Status)
+			c.OK, c.Detail = true, fmt.Sprintf("%s answers (%s to a GET)", botURL, resp.Status)
 			return c
 		}
 	}
-	c.Detail = "nothing answers at " + cfg.BotURL + ": " + err.Error()
+	c.Detail = "nothing answers at " + botURL + ": " + err.Error()
 	c.Fix = "start the bot, or set SIDECAR_BOT_URL to where it listens"
 	return c
 }

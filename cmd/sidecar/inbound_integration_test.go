@@ -24,7 +24,13 @@ func (s *stack) teamsActivity(id, serviceURL string) string {
 
 func (s *stack) postInbound(authz, body string) (int, string) {
 	s.t.Helper()
-	req, _ := http.NewRequest("POST", s.inbound+"/api/messages", strings.NewReader(body))
+	return s.postJSON(s.inbound+"/api/messages", authz, body)
+}
+
+// postJSON posts body to url, with authz as Authorization unless empty.
+func (s *stack) postJSON(url, authz, body string) (int, string) {
+	s.t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if authz != "" {
 		req.Header.Set("Authorization", authz)

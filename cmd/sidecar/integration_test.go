@@ -107,18 +107,23 @@ func startStackWith(t *testing.T, env map[string]string, mod func(*deps)) *stack
 		cancel()
 		t.Fatal(err)
 	}
+	s.serve(ctx, cancel)
+	return s
+}
+
+// serve runs the app until the test ends, then checks its logs.
+func (s *stack) serve(ctx context.Context, cancel context.CancelFunc) {
 	s.base = "http://" + s.app.addr("outbound")
 	s.admin = "http://" + s.app.addr("admin")
 	s.inbound = "http://" + s.app.addr("inbound")
 	go func() { s.done <- s.app.serve(ctx) }()
-	t.Cleanup(func() {
+	s.t.Cleanup(func() {
 		cancel()
 		if err := <-s.done; err != nil {
-			t.Errorf("serve: %v", err)
+			s.t.Errorf("serve: %v", err)
 		}
 		s.assertNoSecretsLogged()
 	})
-	return s
 }
 
 // assertNoSecretsLogged checks every log line the stack wrote for the
@@ -232,7 +237,7 @@ func TestTokenExpiryMetric(t *testing.T) {
 		{exp.Add(time.Hour), 0},
 	} {
 		reg := prometheus.NewRegistry()
-		if err := registerTokenMetrics(reg, s.app.tokens, func() time.Time { return tt.now }); err != nil {
+		if err := registerTokenMetrics(reg, s.app.bots, func() time.Time { return tt.now }); err != nil {
 			t.Fatal(err)
 		}
 		rec := httptest.NewRecorder()

@@ -152,7 +152,7 @@ func (b *Bolt) Put(_ context.Context, ref store.Reference) error {
 	if err != nil {
 		return fmt.Errorf("put reference: %w", err)
 	}
-	id := []byte(ref.ConversationID)
+	id := []byte(ref.Key())
 	// Batch may run this function more than once; it is idempotent.
 	err = b.db.Batch(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(refsBucket).Put(id, value); err != nil {
@@ -411,7 +411,7 @@ func checkKeys(ref store.Reference) error {
 	switch {
 	case ref.ConversationID == "":
 		return errors.New("empty conversation id")
-	case len(ref.ConversationID) > bolt.MaxKeySize, len(ref.TenantID) > bolt.MaxKeySize:
+	case len(ref.Key()) > bolt.MaxKeySize, len(ref.TenantID) > bolt.MaxKeySize:
 		return errors.New("id longer than 32 KiB")
 	}
 	return nil

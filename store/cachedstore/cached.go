@@ -265,7 +265,7 @@ func (c *Cached) Put(ctx context.Context, ref store.Reference) error {
 	if ref.UpdatedAt.IsZero() {
 		ref.UpdatedAt = now
 	}
-	id := ref.ConversationID
+	id := ref.Key()
 	if e, ok := c.refs.Get(id); ok && c.persisted(e) && e.ref.SameAs(ref) &&
 		ref.UpdatedAt.Sub(e.ref.UpdatedAt) < c.refreshAfter {
 		c.noteTenant(ref)
@@ -340,7 +340,7 @@ func (c *Cached) wakeLocked() {
 }
 
 func (c *Cached) queueLocked(q queued) {
-	id := q.ref.ConversationID
+	id := q.ref.Key()
 	if !q.restore {
 		// The memory copy serves Gets either way, and, unwritten, it makes
 		// the next Put of this conversation write again.
@@ -364,7 +364,7 @@ func (c *Cached) queueLocked(q queued) {
 
 func (c *Cached) noteTenant(ref store.Reference) {
 	if ref.TenantID != "" {
-		c.tenants.Add(ref.TenantID, ref.ConversationID)
+		c.tenants.Add(ref.TenantID, ref.Key())
 	}
 }
 
@@ -432,7 +432,7 @@ func (c *Cached) Get(ctx context.Context, conversationID string) (store.Referenc
 func (c *Cached) restore(ref store.Reference) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id := ref.ConversationID
+	id := ref.Key()
 	if cur, ok := c.refs.Peek(id); ok && !sameVersion(cur.ref, ref) {
 		return
 	}
@@ -449,10 +449,10 @@ func (c *Cached) restore(ref store.Reference) {
 func (c *Cached) fill(ref store.Reference, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cur, ok := c.refs.Peek(ref.ConversationID); ok && (!c.persisted(cur) || cur.ref.UpdatedAt.After(ref.UpdatedAt)) {
+	if cur, ok := c.refs.Peek(ref.Key()); ok && (!c.persisted(cur) || cur.ref.UpdatedAt.After(ref.UpdatedAt)) {
 		return
 	}
-	c.refs.Add(ref.ConversationID, entry{ref: ref, gen: c.gen.Load(), checked: now})
+	c.refs.Add(ref.Key(), entry{ref: ref, gen: c.gen.Load(), checked: now})
 }
 
 // NewestForTenant implements store.Store. The memory's tenant map knows the

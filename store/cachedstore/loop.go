@@ -251,14 +251,14 @@ func (c *Cached) release(batch []queued) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, q := range batch {
-		delete(c.busy, q.ref.ConversationID)
+		delete(c.busy, q.ref.Key())
 	}
 }
 
 // write stores one queued reference and reports whether the backend
 // answered.
 func (c *Cached) write(ctx context.Context, q queued) bool {
-	id := q.ref.ConversationID
+	id := q.ref.Key()
 	gen := c.gen.Load()
 	bctx, cancel := c.bound(ctx)
 	var err error

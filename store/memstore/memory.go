@@ -82,7 +82,7 @@ func (m *Memory) Put(_ context.Context, ref store.Reference) error {
 		return fmt.Errorf("put reference: empty conversation id")
 	}
 	// Add reports an eviction; an eviction callback would count Deletes too.
-	if m.refs.Add(ref.ConversationID, ref) {
+	if m.refs.Add(ref.Key(), ref) {
 		n := m.evictions.Add(1)
 		if m.onEvict != nil {
 			m.onEvict(n)
@@ -90,7 +90,7 @@ func (m *Memory) Put(_ context.Context, ref store.Reference) error {
 	}
 	if ref.TenantID != "" {
 		m.mu.Lock()
-		m.tenant.Add(ref.TenantID, ref.ConversationID)
+		m.tenant.Add(ref.TenantID, ref.Key())
 		m.mu.Unlock()
 	}
 	return nil

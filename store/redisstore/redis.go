@@ -216,9 +216,9 @@ func (r *Redis) write(ctx context.Context, ref store.Reference, ifAbsent bool) e
 		}
 	}
 	_, err = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		set(p, r.refKey(ref.ConversationID), value)
+		set(p, r.refKey(ref.Key()), value)
 		if ref.TenantID != "" {
-			set(p, r.tenantKey(ref.TenantID), ref.ConversationID)
+			set(p, r.tenantKey(ref.TenantID), ref.Key())
 		}
 		return nil
 	})

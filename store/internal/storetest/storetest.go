@@ -153,6 +153,35 @@ func Conformance(t *testing.T, s store.Store) {
 			t.Errorf("Lookup(unknown thread) error = %v; want store.ErrNotFound", err)
 		}
 	})
+	t.Run("two identities keep apart", func(t *testing.T) {
+		t.Parallel()
+		// Two bots in one group chat: the same conversation id, one
+		// reference each; the primary's keeps the bare id as its key.
+		primary := RefAt("19:both@thread.v2", "tenant-both", now)
+		other := primary
+		other.Identity, other.Bot = "second", json.RawMessage(`{"id":"28:second"}`)
+		other.UpdatedAt = now.Add(time.Second)
+		for _, ref := range []store.Reference{primary, other} {
+			if err := s.Put(t.Context(), ref); err != nil {
+				t.Fatalf("Put(%q): %v", ref.Key(), err)
+			}
+		}
+		got, err := s.Get(t.Context(), primary.ConversationID)
+		if err != nil {
+			t.Fatalf("Get(%q): %v", primary.ConversationID, err)
+		}
+		SameVersionf(t, "Get(primary)", got, primary)
+		got, err = store.Lookup(t.Context(), s, store.Key("second", primary.ConversationID+";messageid=1"))
+		if err != nil {
+			t.Fatalf("Lookup(second's thread): %v", err)
+		}
+		SameVersionf(t, "Lookup(second's thread)", got, other)
+		got, err = s.NewestForTenant(t.Context(), "tenant-both")
+		if err != nil {
+			t.Fatalf("NewestForTenant: %v", err)
+		}
+		SameVersionf(t, "NewestForTenant", got, other)
+	})
 	t.Run("empty conversation id", func(t *testing.T) {
 		t.Parallel()
 		err := s.Put(t.Context(), RefAt("", "tenant-empty", now))
