@@ -338,15 +338,15 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 	botErr := func(reading bool, err error) error {
 		return &exchangeError{peer: peerBot, limit: in.opts.BotTimeout, reading: reading, err: withCause(ctx, err)}
 	}
-	// The body records whether it started to leave: until it has, the
-	// bot cannot have the activity, and the redelivery window lets the
+	// The attempt records whether the request started to leave: until it
+	// has, the bot cannot have the activity, and the redelivery window lets the
 	// channel's retry through (see settle).
-	sent := newAttemptBody(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.id.BotURL, sent)
+	sent := newAttempt()
+	req, err := http.NewRequestWithContext(sent.watch(ctx), http.MethodPost, c.id.BotURL, nil)
 	if err != nil {
 		return botErr(false, err)
 	}
-	req.ContentLength, req.GetBody = int64(len(body)), sent.again
+	setBody(req, body, sent)
 	copyHeaders(req.Header, r.Header, dropRequestHeaders)
 	if in.opts.BotAuth != nil && c.id.Primary {
 		// The signer vouches for the primary identity's audience only.

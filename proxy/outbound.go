@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -296,28 +297,29 @@ func (o *Outbound) send(ctx context.Context, target *url.URL, header http.Header
 		c.attempts++
 		c.tokenUsed = token
 		header.Set("Authorization", "Bearer "+token)
-		req := (&http.Request{
-			Method:        c.method,
-			URL:           target,
-			Proto:         "HTTP/1.1",
-			ProtoMajor:    1,
-			ProtoMinor:    1,
-			Header:        header,
-			Host:          target.Host,
-			ContentLength: int64(len(c.body)),
-		}).WithContext(o.startAttempt(ctx, c, header))
-		var body *attemptBody
-		if len(c.body) > 0 {
-			body = newAttemptBody(c.body)
-			req.Body = body
-			req.GetBody = body.again
+		req := &http.Request{
+			Method:     c.method,
+			URL:        target,
+			Proto:      "HTTP/1.1",
+			ProtoMajor: 1,
+			ProtoMinor: 1,
+			Header:     header,
+			Host:       target.Host,
 		}
+		actx := o.startAttempt(ctx, c, header)
+		var sent *attempt
+		if !idempotent {
+			sent = newAttempt()
+			actx = sent.watch(actx)
+		}
+		req = req.WithContext(actx)
+		setBody(req, c.body, sent)
 		resp, err := o.transport.RoundTrip(req)
 		c.endAttempt(resp)
 		if err != nil {
-			// A send whose body never left cannot have been applied: it is
-			// the one transport failure a non-idempotent call may replay.
-			if !idempotent && body != nil && !body.started() && ctx.Err() == nil {
+			// A send that never left cannot have been applied: it is the
+			// one transport failure a non-idempotent call may replay.
+			if sent != nil && !sent.started() && ctx.Err() == nil {
 				if d, ok := o.retry.delay(retries, nil, o.opts.Now(), start); ok {
 					retries++
 					o.opts.Metrics.retryReason("connection")
@@ -400,46 +402,54 @@ func (o *Outbound) paceKey(c *call) pacing.Key {
 	return k
 }
 
-// attemptBody is one attempt's request body. It records whether the
-// transport began to read it: a failed attempt whose body was never read
-// never reached the connector.
-type attemptBody struct {
-	r       bytes.Reader
-	src     []byte
-	own     atomic.Bool  // the flag of the first body
-	touched *atomic.Bool // &own, or the first body's for the copies GetBody makes
+// attempt records whether an attempt's request may have reached its
+// peer: the transport reports, through httptrace, when it has written the
+// headers. A failed attempt it never wrote to a connection (a dial or TLS
+// handshake that failed) cannot have been applied.
+//
+// The body itself stays an io.NopCloser over a *bytes.Reader, which the
+// transport knows is in memory: it then writes headers and body in one
+// go. Any other body type makes it flush the headers on their own first,
+// a TLS record and a write more per call on both sides.
+type attempt struct {
+	trace httptrace.ClientTrace
+	wrote atomic.Bool
+	r     bytes.Reader // the first body, kept here to save an allocation
 }
 
-func newAttemptBody(b []byte) *attemptBody {
-	a := &attemptBody{src: b}
-	a.touched = &a.own
-	a.r.Reset(b)
+func newAttempt() *attempt {
+	a := &attempt{}
+	a.trace.WroteHeaders = a.markWrote
 	return a
 }
 
-func (a *attemptBody) Read(p []byte) (int, error) {
-	a.touched.Store(true)
-	return a.r.Read(p)
+func (a *attempt) markWrote() { a.wrote.Store(true) }
+
+// watch returns ctx with a's trace hooks.
+func (a *attempt) watch(ctx context.Context) context.Context {
+	return httptrace.WithClientTrace(ctx, &a.trace)
 }
 
-// WriteTo keeps the transport's fast path: bytes.Reader hands its slice
-// to the connection's writer in one call instead of a copy loop.
-func (a *attemptBody) WriteTo(w io.Writer) (int64, error) {
-	a.touched.Store(true)
-	return a.r.WriteTo(w)
+// started reports whether the transport wrote any of the request.
+func (a *attempt) started() bool { return a.wrote.Load() }
+
+// setBody gives req body b, replayable by the transport (GetBody); a,
+// when not nil, holds the first body's reader.
+func setBody(req *http.Request, b []byte, a *attempt) {
+	req.ContentLength = int64(len(b))
+	if len(b) == 0 {
+		return
+	}
+	var r *bytes.Reader
+	if a == nil {
+		r = bytes.NewReader(b)
+	} else {
+		r = &a.r
+		r.Reset(b)
+	}
+	req.Body = io.NopCloser(r)
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 }
-
-func (a *attemptBody) Close() error { return nil }
-
-// again is GetBody: a fresh copy that reports to the same flag.
-func (a *attemptBody) again() (io.ReadCloser, error) {
-	b := &attemptBody{src: a.src, touched: a.touched}
-	b.r.Reset(a.src)
-	return b, nil
-}
-
-// started reports whether the transport read any of the body.
-func (a *attemptBody) started() bool { return a.touched.Load() }
 
 // discard drains a little of a response body so its connection can be
 // reused, then closes it.

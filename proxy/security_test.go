@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -294,7 +297,12 @@ func (f *failFirst) RoundTrip(r *http.Request) (*http.Response, error) {
 	f.mu.Unlock()
 	if first {
 		if f.readBody && r.Body != nil {
-			_, _ = io.Copy(io.Discard, r.Body) // the send went out, then the connection broke
+			// The send went out, then the connection broke: a transport
+			// reports the headers written before it copies the body.
+			if t := httptrace.ContextClientTrace(r.Context()); t != nil && t.WroteHeaders != nil {
+				t.WroteHeaders()
+			}
+			_, _ = io.Copy(io.Discard, r.Body)
 		}
 		return nil, errors.New("read tcp: connection reset by peer")
 	}
@@ -326,6 +334,34 @@ func TestOutboundReplaysASendOnlyIfItNeverLeft(t *testing.T) {
 				t.Errorf("messages at the connector = %d; want %d", n, tt.wantCalls)
 			}
 		})
+	}
+}
+
+// With a real transport: a send whose connection could not be opened is
+// replayed, since the transport never wrote it, and arrives once.
+func TestOutboundReplaysAfterAFailedDial(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(o *OutboundOptions) {
+		tr := o.Transport.(*http.Transport)
+		var dials atomic.Int32
+		dial := tr.DialContext
+		if dial == nil {
+			dial = (&net.Dialer{}).DialContext
+		}
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if dials.Add(1) == 1 {
+				return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("connection refused")}
+			}
+			return dial(ctx, network, addr)
+		}
+	})
+	h.putRef("a:1")
+	resp, body := h.do("POST", "/v3/conversations/a:1/activities", `{"type":"message","text":"once"}`, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("status = %d %s; want 200 after one replay", resp.StatusCode, body)
+	}
+	if reqs := h.conn.Requests(); len(reqs) != 1 || !strings.Contains(string(reqs[0].Body), `"text":"once"`) {
+		t.Errorf("connector got %d requests; want the message once", len(reqs))
 	}
 }
 
