@@ -195,6 +195,11 @@ func (l Limit) widen(margin time.Duration) Limit {
 	return Limit{windows: ws}
 }
 
+// minSpreadGap is the shortest gap spread imposes. Below it timers are not
+// that precise, and a limit that high (over 500 calls a second) is far
+// from any channel's: holding calls for it would cost more than it saves.
+const minSpreadGap = time.Millisecond
+
 // spread adds to l a window of one call per half of Per/Count of its
 // shortest window, so that its budget is not released in one burst. Half,
 // so that the shortest window still binds: were the gap the full
@@ -205,7 +210,7 @@ func (l Limit) spread() Limit {
 		return l
 	}
 	gap := l.windows[0].Per / time.Duration(2*l.windows[0].Count)
-	if gap <= 0 {
+	if gap < minSpreadGap {
 		return l
 	}
 	return Limit{windows: append([]Window{{Count: 1, Per: gap}}, l.windows...)}

@@ -115,6 +115,7 @@ func TestSpread(t *testing.T) {
 		"50/1s":            "1/10ms,50/1s",
 		"7/1s,8/2s,60/30s": "1/71.428571ms,7/1s,8/2s,60/30s",
 		"1/1s":             "1/1s",
+		"10000/1s":         "10000/1s", // a 50µs gap: not spread
 		"off":              "off",
 	} {
 		if got := mustLimit(t, give).spread().String(); got != want {
