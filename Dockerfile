@@ -1,6 +1,7 @@
 # The sidecar's container image: a static Go binary on distroless, non-root.
 #
 #   docker build --build-arg VERSION=1.2.3 -t ghcr.io/botsidecar/sidecar:1.2.3 .
+#   docker build --build-arg VERSION=1.2.3 --build-arg GO_TAGS=otel -t ghcr.io/botsidecar/sidecar:1.2.3-otel .
 #
 # Multi-platform builds (docker buildx build --platform linux/amd64,linux/arm64)
 # cross-compile in the build stage on the builder's own platform.
@@ -16,7 +17,11 @@ COPY . .
 ARG VERSION=dev
 ARG TARGETOS
 ARG TARGETARCH
-RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/sidecar ./cmd/sidecar
+# GO_TAGS=otel builds in the OpenTelemetry exporters (OTLP, Zipkin,
+# console): a binary twice the size and 7 MiB more idle memory in every
+# pod, so the default image has none and runs untraced.
+ARG GO_TAGS=
+RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build -trimpath -tags "${GO_TAGS}" -ldflags "-s -w -X main.version=${VERSION}" -o /out/sidecar ./cmd/sidecar
 # The working directory of the final image, with data/ (the default bolt
 # store, ./data/references.db) writable by the non-root user.
 RUN mkdir -p /out/state/data

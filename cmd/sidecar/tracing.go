@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.opentelemetry.io/otel"
@@ -17,6 +18,12 @@ import (
 // stderr, so it routes them into zap here, as openStore does go-redis's.
 func newTracing(ctx context.Context, environ []string, logger *zap.Logger) (*tracing.Provider, error) {
 	tp, err := tracing.New(ctx, tracing.Options{Environ: config.EnvironMap(environ), Version: version})
+	if errors.Is(err, tracing.ErrNoExporters) {
+		// Platforms inject OTEL_* into every pod; a lean sidecar among
+		// them runs untraced rather than not at all.
+		logger.Warn("tracing off", zap.Error(err))
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("tracing: %w", err)
 	}
