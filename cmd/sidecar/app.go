@@ -153,11 +153,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *zap.Logger, d deps) 
 	if err != nil {
 		return nil, fmt.Errorf("channel token validation: %w", err)
 	}
-	tenant := ""
-	if cfg.AppType != config.AppTypeMultiTenant {
-		tenant = cfg.TenantID
-	}
-	botAuth, err := a.authSidecar(cfg, tenant)
+	botAuth, err := a.authSidecar(cfg)
 	if err != nil {
 		return nil, err
 	}

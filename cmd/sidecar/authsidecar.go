@@ -14,9 +14,7 @@ import (
 // authSidecar binds the auth sidecar listener when SIDECAR_AUTH_SIDECAR_ADDR
 // is set, and returns what inbound vouches for activities with: the signer
 // when SIDECAR_SIGN_INBOUND is set, else nil (no Authorization, as today).
-// tenant is the tenant the primary identity's tokens come from, "" for a
-// multi-tenant bot.
-func (a *app) authSidecar(cfg config.Config, tenant string) (proxy.BotAuthorizer, error) {
+func (a *app) authSidecar(cfg config.Config) (proxy.BotAuthorizer, error) {
 	if cfg.AuthSidecarAddr == "" {
 		return nil, nil
 	}
@@ -35,10 +33,7 @@ func (a *app) authSidecar(cfg config.Config, tenant string) (proxy.BotAuthorizer
 		}
 	}
 	h, err := authsidecar.New(authsidecar.Options{
-		// One identity for now, under the name the SDK asks for by default.
-		Identities: map[string]authsidecar.Identity{
-			config.PrimaryName: {Tokens: a.tokens, Scope: cfg.TokenScope, Tenant: tenant},
-		},
+		Identities: authSidecarIdentities(a.bots),
 		Signer: signer,
 		Logger: a.log.Named("authsidecar"),
 	})
@@ -57,4 +52,34 @@ func (a *app) authSidecar(cfg config.Config, tenant string) (proxy.BotAuthorizer
 	a.log.Info("auth sidecar listener: the bot's token is served to programs in the pod, and inbound activities are signed; give the bot this authority",
 		append(fields, zap.String("authority", signer.Authority()), zap.String("issuer", signer.Issuer()))...)
 	return signer, nil
+}
+
+// authSidecarIdentities are the bots the auth sidecar listener serves, by
+// connection name: the primary, also as "default" (the name the SDK asks
+// for unless told another), and every bot that shares the outbound
+// listener, whose programs can already send with each other's tokens
+// there. A bot with an outbound listener of its own is not served: no
+// other program in the pod may reach its token.
+func authSidecarIdentities(bots []*bot) map[string]authsidecar.Identity {
+	ids := map[string]authsidecar.Identity{}
+	for i, b := range bots {
+		if i > 0 && b.ln != nil {
+			continue
+		}
+		id := authsidecar.Identity{Tokens: b.tokens, Scope: b.cfg.TokenScope, Tenant: tokenTenant(b.cfg)}
+		ids[b.cfg.Name] = id
+		if i == 0 {
+			ids[config.PrimaryName] = id
+		}
+	}
+	return ids
+}
+
+// tokenTenant is the tenant an identity's tokens come from, "" for a
+// multi-tenant one.
+func tokenTenant(id config.Identity) string {
+	if id.AppType == config.AppTypeMultiTenant {
+		return ""
+	}
+	return id.TenantID
 }
