@@ -34,8 +34,8 @@ func (a *app) authSidecar(cfg config.Config) (proxy.BotAuthorizer, error) {
 	}
 	h, err := authsidecar.New(authsidecar.Options{
 		Identities: authSidecarIdentities(a.bots),
-		Signer: signer,
-		Logger: a.log.Named("authsidecar"),
+		Signer:     signer,
+		Logger:     a.log.Named("authsidecar"),
 	})
 	if err != nil {
 		_ = ln.Close()
