@@ -23,6 +23,13 @@ const (
 	ReasonAppNotInTenant           // the app id is not registered in the tenant
 	ReasonNoSuchTenant             // the tenant does not exist
 	ReasonUnreachable              // no answer from the authority at all
+	// ReasonCertificateNotRegistered: the assertion's certificate is not
+	// one of the app's (or, for subject-name/issuer authentication, it
+	// came without its chain: SendX5C).
+	ReasonCertificateNotRegistered
+	// ReasonNoFederatedCredential: the app has no federated identity
+	// credential for the presented token's issuer and subject.
+	ReasonNoFederatedCredential
 )
 
 // Entra's AADSTS error codes that Explain tells apart.
@@ -32,6 +39,8 @@ const (
 	aadstsAppNotFound     = 700016
 	aadstsTenantNotFound  = 90002
 	aadstsTenantMalformed = 900023
+	aadstsKeyNotFound     = 700027 // "the key was not found": certificate not registered
+	aadstsNoFederatedID   = 70021  // "no matching federated identity record found"
 )
 
 // Explain reads why err, returned by [Source.Token] or [Source.Acquire],
@@ -58,6 +67,10 @@ func Explain(err error) Reason {
 			switch {
 			case has(aadstsSecretExpired):
 				return ReasonCredentialExpired
+			case has(aadstsKeyNotFound):
+				return ReasonCertificateNotRegistered
+			case has(aadstsNoFederatedID):
+				return ReasonNoFederatedCredential
 			case has(aadstsInvalidSecret), answer.Error == "invalid_client":
 				return ReasonBadCredential
 			case has(aadstsAppNotFound):

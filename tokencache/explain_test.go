@@ -64,6 +64,8 @@ func TestExplainCodes(t *testing.T) {
 		{`{"error":"invalid_client","error_codes":[7000222]}`, ReasonCredentialExpired},
 		{`{"error":"invalid_client","error_codes":[7000215]}`, ReasonBadCredential},
 		{`{"error":"invalid_client","error_codes":[50000]}`, ReasonBadCredential},
+		{`{"error":"invalid_client","error_codes":[700027]}`, ReasonCertificateNotRegistered},
+		{`{"error":"invalid_client","error_codes":[70021]}`, ReasonNoFederatedCredential},
 		{`{"error":"unauthorized_client","error_codes":[700016]}`, ReasonAppNotInTenant},
 		{`{"error":"invalid_request","error_codes":[90002]}`, ReasonNoSuchTenant},
 		{`{"error":"invalid_request","error_codes":[900023]}`, ReasonNoSuchTenant},

@@ -163,7 +163,17 @@ func checkToken(ctx context.Context, cfg config.Identity, name string, d deps) c
 func tokenFix(reason tokencache.Reason, cfg config.Identity) string {
 	switch reason {
 	case tokencache.ReasonBadCredential:
-		return "Entra refused the credential: the client secret is wrong or expired; create a new one for app " + cfg.AppID
+		switch cfg.Credential() {
+		case config.CredentialSecret, config.CredentialSecretFile:
+			return "Entra refused the credential: the client secret is wrong or expired; create a new one for app " + cfg.AppID
+		case config.CredentialCertFile:
+			return "Entra refused the certificate's assertion; check that the certificate and its key belong together and that app " + cfg.AppID + " has this certificate"
+		}
+		return "Entra refused the client assertion; check the federated identity credential of app " + cfg.AppID
+	case tokencache.ReasonCertificateNotRegistered:
+		return "app " + cfg.AppID + " has no such certificate: upload it to the app registration, or, for subject-name/issuer authentication, set SIDECAR_CLIENT_CERT_SEND_X5C=true (SendX5C)"
+	case tokencache.ReasonNoFederatedCredential:
+		return "app " + cfg.AppID + " has no federated identity credential for this token's issuer and subject: add one (for a managed identity: issuer https://login.microsoftonline.com/<tenant>/v2.0, subject its object id)"
 	case tokencache.ReasonCredentialExpired:
 		return "the client secret has expired; create a new one for app " + cfg.AppID
 	case tokencache.ReasonAppNotInTenant:
