@@ -246,7 +246,7 @@ func TestLoadNormalises(t *testing.T) {
 		},
 		{
 			name: "entra token app ids are split, trimmed and lower-cased",
-			give: map[string]string{"SIDECAR_ENTRA_TOKEN_APP_IDS": " 7F0E7A9C-1D2B-4C3D-8E4F-0123456789AB ,, 0b5f1c7e-2a3d-4e8f-9a1b-c2d3e4f5a6b7,"},
+			give: map[string]string{"SIDECAR_ACCEPT_ENTRA_TOKENS": "true", "SIDECAR_ENTRA_TOKEN_APP_IDS": " 7F0E7A9C-1D2B-4C3D-8E4F-0123456789AB ,, 0b5f1c7e-2a3d-4e8f-9a1b-c2d3e4f5a6b7,"},
 			got:  func(c config.Config) any { return c.EntraTokenAppIDs },
 			want: []string{"7f0e7a9c-1d2b-4c3d-8e4f-0123456789ab", "0b5f1c7e-2a3d-4e8f-9a1b-c2d3e4f5a6b7"},
 		},

@@ -88,6 +88,11 @@ func (l *loader) check(c *Config, agents agentsEnv) {
 	}
 	c.TrustedServiceURLs = trusted
 	c.EntraTokenAppIDs = l.guids("SIDECAR_ENTRA_TOKEN_APP_IDS", c.EntraTokenAppIDs)
+	if len(c.EntraTokenAppIDs) > 0 && !c.AcceptEntraTokens && !l.failed["SIDECAR_ENTRA_TOKEN_APP_IDS"] {
+		// Alone it would be ignored: whoever set it expects those apps'
+		// tokens to be accepted.
+		l.fail("SIDECAR_ENTRA_TOKEN_APP_IDS", "has no effect without SIDECAR_ACCEPT_ENTRA_TOKENS=true; set that too, or unset this")
+	}
 	for i, entry := range trusted {
 		l.trustEntry(i+1, entry, c.TrustSharedHosts)
 	}

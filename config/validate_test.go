@@ -52,6 +52,7 @@ func TestLoadBadValue(t *testing.T) {
 		{"default service URL loopback http", map[string]string{"SIDECAR_DEFAULT_SERVICE_URL": "http://127.0.0.1:9/"}, "SIDECAR_DEFAULT_SERVICE_URL", "not an https URL"},
 		{"accept entra tokens", map[string]string{"SIDECAR_ACCEPT_ENTRA_TOKENS": "yes please"}, "SIDECAR_ACCEPT_ENTRA_TOKENS", "not true or false"},
 		{"accept entra tokens without tenant", map[string]string{"SIDECAR_ACCEPT_ENTRA_TOKENS": "true", "MicrosoftAppType": "MultiTenant", "MicrosoftAppTenantId": unset}, "SIDECAR_ACCEPT_ENTRA_TOKENS", "needs MicrosoftAppTenantId"},
+		{"entra token app ids alone", map[string]string{"SIDECAR_ENTRA_TOKEN_APP_IDS": "7f0e7a9c-1d2b-4c3d-8e4f-0123456789ab"}, "SIDECAR_ENTRA_TOKEN_APP_IDS", "without SIDECAR_ACCEPT_ENTRA_TOKENS=true"},
 		{"entra token app id not a guid", map[string]string{"SIDECAR_ENTRA_TOKEN_APP_IDS": "7f0e7a9c-1d2b-4c3d-8e4f-0123456789ab,my-other-bot"}, "SIDECAR_ENTRA_TOKEN_APP_IDS", "entry 2 is not an app id"},
 		{"store bolt without path", map[string]string{"SIDECAR_STORE": "bolt:"}, "SIDECAR_STORE", "bolt:PATH, memory:, redis://"},
 		{"store sqlite", map[string]string{"SIDECAR_STORE": "sqlite:x.db"}, "SIDECAR_STORE", "not a store"},
@@ -110,6 +111,7 @@ func TestLoadBadValue(t *testing.T) {
 // not shown as given ("" for not at all).
 var redactedForm = map[string]string{
 	"entra token app id not a guid": "", // a list of ids, described by its length
+	"entra token app ids alone":     "",
 	"tenant with a slash":           "",
 	"tenant alias with a space":     "",
 	"authority host with user":      "https://[redacted]@login.example",

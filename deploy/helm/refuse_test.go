@@ -144,6 +144,12 @@ func TestRefusedValues(t *testing.T) {
 			want: "entraTokenAppIds",
 		},
 		{
+			name: "entra token app ids without accepting entra tokens",
+			file: "defaults.yaml",
+			give: map[string]any{"sidecar.entraTokenAppIds": []any{"7f0e7a9c-1d2b-4c3d-8e4f-0123456789ab"}},
+			want: "sidecar.acceptEntraTokens=true",
+		},
+		{
 			name: "redis URL of another scheme",
 			file: "redis-3-replicas.yaml",
 			give: map[string]any{"store.redis.url": "http://redis:6379"},

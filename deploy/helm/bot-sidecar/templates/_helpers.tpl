@@ -139,6 +139,9 @@ template stop with the message.
 {{- if and (eq $v.store.type "redis") (not $v.store.redis.url) (not $v.store.redis.existingSecret) }}
 {{- fail "store.type=redis needs store.redis.url or store.redis.existingSecret" }}
 {{- end }}
+{{- if and $v.sidecar.entraTokenAppIds (not $v.sidecar.acceptEntraTokens) }}
+{{- fail "sidecar.entraTokenAppIds has no effect without sidecar.acceptEntraTokens=true" }}
+{{- end }}
 {{- if and (not $v.tenantId) (ne $v.appType "MultiTenant") }}
 {{- fail (printf "tenantId is required for appType=%s (the bot's Entra tenant id)" $v.appType) }}
 {{- end }}
