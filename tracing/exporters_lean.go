@@ -7,14 +7,15 @@ import (
 	"fmt"
 
 	"go.opentelemetry.io/otel/propagation"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// ExportersBuiltIn reports whether this binary has the exporters (the
-// build tag "otel").
+// ExportersBuiltIn reports whether this binary has the SDK and its
+// exporters (the build tag "otel").
 const ExportersBuiltIn = false
 
-func newExporter(context.Context) (sdktrace.SpanExporter, error) { return nil, ErrNoExporters }
+func newProvider(context.Context, Options, propagation.TextMapPropagator) (*Provider, error) {
+	return nil, ErrNoExporters
+}
 
 // namedPropagators knows the W3C propagators, which need no contrib
 // module; the others (b3, jaeger, xray, ottrace) come with the tag.

@@ -5,6 +5,8 @@ package tracing
 import (
 	"context"
 	"testing"
+
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 func TestContribPropagator(t *testing.T) {
@@ -43,5 +45,34 @@ func TestNewExporterFromEnvironment(t *testing.T) {
 	// Nothing was queued: the flush has nothing to send to the closed port.
 	if err := p.Shutdown(context.Background()); err != nil {
 		t.Errorf("Shutdown() = %v", err)
+	}
+}
+
+func TestNewExportsWithResource(t *testing.T) {
+	t.Parallel()
+	exp := tracetest.NewInMemoryExporter()
+	p, err := NewWithExporter(context.Background(), "v1.2.3", exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := p.Tracer().Start(context.Background(), "x")
+	span.End()
+	spans := exp.GetSpans() // before Shutdown, which empties the exporter
+	if len(spans) != 1 {
+		t.Fatalf("%d spans; want 1", len(spans))
+	}
+	got := map[string]string{}
+	for _, kv := range spans[0].Resource.Attributes() {
+		got[string(kv.Key)] = kv.Value.String()
+	}
+	// OTEL_SERVICE_NAME is unset in the test's environment.
+	if got["service.name"] != ServiceName || got["service.version"] != "v1.2.3" || got["telemetry.sdk.language"] != "go" {
+		t.Errorf("resource = %v; want service.name %s, service.version v1.2.3 and the SDK's", got, ServiceName)
+	}
+	if got := spans[0].InstrumentationScope.Name; got != instrumentationName {
+		t.Errorf("scope = %q; want %q", got, instrumentationName)
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Error(err)
 	}
 }

@@ -11,12 +11,12 @@
 // process environment; this package decides from the environ it is given,
 // which in production is the same.
 //
-// The exporters (autoexport: OTLP over gRPC and HTTP, Zipkin, console)
-// and the contrib propagators are built in with the build tag "otel"
-// only: they double the binary and add 7 MiB to every sidecar's idle
-// memory, traced or not. Without the tag New builds no exporter and
-// reports ErrNoExporters, and OTEL_PROPAGATORS knows tracecontext, baggage
-// and none.
+// The SDK, the exporters (autoexport: OTLP over gRPC and HTTP, Zipkin,
+// console) and the contrib propagators are built in with the build tag
+// "otel" only: they double the binary and add 7 MiB to every sidecar's
+// idle memory, traced or not. Without the tag the package links the trace
+// API alone; New reports ErrNoExporters when traces are asked for, and
+// OTEL_PROPAGATORS knows tracecontext, baggage and none.
 //
 // The packages that trace (proxy, tokencache) see only the trace API
 // (trace.Tracer and a propagation.TextMapPropagator); the SDK and the
@@ -30,9 +30,6 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -81,55 +78,30 @@ type Options struct {
 	Environ map[string]string
 	// Version is the service.version of the spans.
 	Version string
-	// Exporter, when set, replaces the exporter the environment names and
-	// turns traces on whatever Environ says; it gets each span as it ends.
-	// Tests use tracetest's in-memory exporter.
-	Exporter sdktrace.SpanExporter
 }
 
 // Provider is the tracer provider built from the environment. A nil
 // *Provider is tracing off: its Tracer is nil and Shutdown does nothing.
 type Provider struct {
-	tp         *sdktrace.TracerProvider
+	tracer     trace.Tracer
 	propagator propagation.TextMapPropagator
+	shutdown   func(context.Context) error
 }
 
 // New builds the provider the environment asks for, or returns nil (and no
 // error) when it asks for no traces. An exporter, protocol or propagator
 // name the libraries do not know is an error, so that a typo is not a
-// silent loss of every trace.
+// silent loss of every trace; a build without the exporters answers
+// ErrNoExporters.
 func New(ctx context.Context, opts Options) (*Provider, error) {
-	if opts.Exporter == nil && !Enabled(opts.Environ) {
+	if !Enabled(opts.Environ) {
 		return nil, nil
 	}
 	prop, err := propagator(opts.Environ[envPropagators])
 	if err != nil {
 		return nil, err
 	}
-	if opts.Exporter == nil && !ExportersBuiltIn {
-		return nil, ErrNoExporters
-	}
-	res, err := resource.New(ctx,
-		// Ours first: the environment's, merged after, win.
-		resource.WithAttributes(semconv.ServiceName(ServiceName), semconv.ServiceVersion(opts.Version)),
-		resource.WithFromEnv(),
-		resource.WithTelemetrySDK(),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %w", err)
-	}
-	var export sdktrace.TracerProviderOption
-	if opts.Exporter != nil {
-		export = sdktrace.WithSyncer(opts.Exporter)
-	} else {
-		exp, err := newExporter(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", envTracesExporter, err)
-		}
-		export = sdktrace.WithBatcher(exp)
-	}
-	tp := sdktrace.NewTracerProvider(export, sdktrace.WithResource(res))
-	return &Provider{tp: tp, propagator: prop}, nil
+	return newProvider(ctx, opts, prop)
 }
 
 // propagator is what OTEL_PROPAGATORS names (a comma-separated list, blanks
@@ -158,7 +130,7 @@ func (p *Provider) Tracer() trace.Tracer {
 	if p == nil {
 		return nil
 	}
-	return p.tp.Tracer(instrumentationName)
+	return p.tracer
 }
 
 // Propagator reads and writes the trace headers (traceparent, tracestate,
@@ -177,7 +149,7 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 	if p == nil {
 		return nil
 	}
-	if err := p.tp.Shutdown(ctx); err != nil {
+	if err := p.shutdown(ctx); err != nil {
 		return fmt.Errorf("flush traces: %w", err)
 	}
 	return nil

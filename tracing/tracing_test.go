@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 func TestEnabled(t *testing.T) {
@@ -45,35 +44,6 @@ func TestNewOffBuildsNothing(t *testing.T) {
 	}
 	if p.Tracer() != nil || p.Propagator() != nil || p.Shutdown(context.Background()) != nil {
 		t.Error("a nil Provider must give a nil tracer and propagator and shut down quietly")
-	}
-}
-
-func TestNewExportsWithResource(t *testing.T) {
-	t.Parallel()
-	exp := tracetest.NewInMemoryExporter()
-	p, err := New(context.Background(), Options{Version: "v1.2.3", Exporter: exp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, span := p.Tracer().Start(context.Background(), "x")
-	span.End()
-	spans := exp.GetSpans() // before Shutdown, which empties the exporter
-	if len(spans) != 1 {
-		t.Fatalf("%d spans; want 1", len(spans))
-	}
-	got := map[string]string{}
-	for _, kv := range spans[0].Resource.Attributes() {
-		got[string(kv.Key)] = kv.Value.String()
-	}
-	// OTEL_SERVICE_NAME is unset in the test's environment.
-	if got["service.name"] != ServiceName || got["service.version"] != "v1.2.3" || got["telemetry.sdk.language"] != "go" {
-		t.Errorf("resource = %v; want service.name %s, service.version v1.2.3 and the SDK's", got, ServiceName)
-	}
-	if got := spans[0].InstrumentationScope.Name; got != instrumentationName {
-		t.Errorf("scope = %q; want %q", got, instrumentationName)
-	}
-	if err := p.Shutdown(context.Background()); err != nil {
-		t.Error(err)
 	}
 }
 
