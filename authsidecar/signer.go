@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 )
@@ -46,9 +47,9 @@ type SignerOptions struct {
 	// BaseURL is the listener as the bot reaches it, such as
 	// http://127.0.0.1:5178, without a path; required.
 	BaseURL string
-	// Audience is the bot's app id, which its SDK compares with the
-	// token's aud; required.
-	Audience string
+	// Audiences are the bots' app ids, which their SDKs compare with the
+	// token's aud; at least one. The signer signs for these only.
+	Audiences []string
 	// Key signs the tokens; nil generates a 2048-bit RSA key. It lives as
 	// long as the process: after a restart the tokens name a new key id,
 	// and the bot fetches the keys again.
@@ -65,14 +66,16 @@ type Signer struct {
 	kid       string
 	authority string
 	issuer    string
-	audience  string
+	audiences []string
 	now       func() time.Time
 	// keys and metadata are the JSON documents the listener serves.
 	keys, metadata []byte
 
 	mu     sync.Mutex
-	cached map[string]signedToken // by serviceUrl
+	cached map[cacheKey]signedToken
 }
+
+type cacheKey struct{ audience, serviceURL string }
 
 type signedToken struct {
 	header string // "Bearer …"
@@ -87,8 +90,8 @@ func NewSigner(opts SignerOptions) (*Signer, error) {
 		return nil, errors.New("signer: base url must be an absolute http or https url")
 	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
 		return nil, errors.New("signer: base url must have no path, query, fragment or user info")
-	case opts.Audience == "":
-		return nil, errors.New("signer: audience is required")
+	case len(opts.Audiences) == 0 || slices.Contains(opts.Audiences, ""):
+		return nil, errors.New("signer: audiences are required")
 	}
 	key := opts.Key
 	if key == nil {
@@ -104,9 +107,9 @@ func NewSigner(opts SignerOptions) (*Signer, error) {
 		key:       key,
 		authority: base + authorityPath,
 		issuer:    base + issuerPath,
-		audience:  opts.Audience,
+		audiences: slices.Clone(opts.Audiences),
 		now:       opts.Now,
-		cached:    map[string]signedToken{},
+		cached:    map[cacheKey]signedToken{},
 	}
 	jwk := publicJWK(&key.PublicKey)
 	s.kid = jwk.thumbprint()
@@ -132,21 +135,25 @@ func (s *Signer) Authority() string { return s.authority }
 // Issuer is the iss of the signed tokens.
 func (s *Signer) Issuer() string { return s.issuer }
 
-// BotAuthorization returns "Bearer <token>" for an activity forwarded
-// with serviceURL as its serviceUrl: the token names the bot's app id as
-// audience and serviceURL as its serviceurl claim, which the SDK may
-// compare with the activity's serviceUrl. It carries no appid or azp, so
-// that the SDK asks for a Bot Framework token to reply, as it does for the
-// channel's tokens.
-func (s *Signer) BotAuthorization(serviceURL string) (string, error) {
+// BotAuthorization returns "Bearer <token>" for an activity forwarded to
+// the bot of app id audience with serviceURL as its serviceUrl: the token
+// names audience as aud and serviceURL as its serviceurl claim, which the
+// SDK may compare with the activity's serviceUrl. It carries no appid or
+// azp, so that the SDK asks for a Bot Framework token to reply, as it does
+// for the channel's tokens.
+func (s *Signer) BotAuthorization(audience, serviceURL string) (string, error) {
+	if !slices.Contains(s.audiences, audience) {
+		return "", fmt.Errorf("sign token: %q is not one of the bots' app ids", audience)
+	}
 	now := s.now()
+	key := cacheKey{audience, serviceURL}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t, ok := s.cached[serviceURL]; ok && !now.Before(t.issued) && now.Sub(t.issued) < reuseFor {
+	if t, ok := s.cached[key]; ok && !now.Before(t.issued) && now.Sub(t.issued) < reuseFor {
 		return t.header, nil
 	}
 	tok, err := s.sign(tokenClaims{
-		Audience:   s.audience,
+		Audience:   audience,
 		Expiry:     now.Add(tokenLifetime).Unix(),
 		IssuedAt:   now.Unix(),
 		Issuer:     s.issuer,
@@ -160,7 +167,7 @@ func (s *Signer) BotAuthorization(serviceURL string) (string, error) {
 		clear(s.cached)
 	}
 	h := "Bearer " + tok
-	s.cached[serviceURL] = signedToken{header: h, issued: now}
+	s.cached[key] = signedToken{header: h, issued: now}
 	return h, nil
 }
 

@@ -37,7 +37,7 @@ func testSigner(t *testing.T, clock *testkit.Clock) *Signer {
 	if clock == nil {
 		clock = testkit.NewClock()
 	}
-	s, err := NewSigner(SignerOptions{BaseURL: testBaseURL, Audience: testAppID, Key: testKey(), Now: clock.Now})
+	s, err := NewSigner(SignerOptions{BaseURL: testBaseURL, Audiences: []string{testAppID}, Key: testKey(), Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestSignedTokenVerifiesAgainstServedKeys(t *testing.T) {
 		t.Errorf("kid %q is not the key's thumbprint", jwk.Kid)
 	}
 
-	authz, err := s.BotAuthorization(testService)
+	authz, err := s.BotAuthorization(testAppID, testService)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,16 +130,16 @@ func TestSignedTokenReuse(t *testing.T) {
 	t.Parallel()
 	clock := testkit.NewClock()
 	s := testSigner(t, clock)
-	first, _ := s.BotAuthorization(testService)
+	first, _ := s.BotAuthorization(testAppID, testService)
 	clock.Advance(5*time.Minute - time.Second)
-	if again, _ := s.BotAuthorization(testService); again != first {
+	if again, _ := s.BotAuthorization(testAppID, testService); again != first {
 		t.Error("a token 5 minutes old was not reused")
 	}
-	if other, _ := s.BotAuthorization("http://127.0.0.1:3981/"); other == first {
+	if other, _ := s.BotAuthorization(testAppID, "http://127.0.0.1:3981/"); other == first {
 		t.Error("another serviceUrl got the same token")
 	}
 	clock.Advance(time.Second)
-	next, _ := s.BotAuthorization(testService)
+	next, _ := s.BotAuthorization(testAppID, testService)
 	if next == first {
 		t.Fatal("a token half its lifetime old was reused")
 	}
@@ -152,12 +152,13 @@ func TestSignedTokenReuse(t *testing.T) {
 func TestNewSignerRefuses(t *testing.T) {
 	t.Parallel()
 	for _, opts := range []SignerOptions{
-		{BaseURL: "", Audience: testAppID},
-		{BaseURL: "127.0.0.1:5178", Audience: testAppID},
-		{BaseURL: "ftp://127.0.0.1:5178", Audience: testAppID},
-		{BaseURL: "http://127.0.0.1:5178/inbound", Audience: testAppID},
-		{BaseURL: "http://u:p@127.0.0.1:5178", Audience: testAppID},
+		{BaseURL: "", Audiences: []string{testAppID}},
+		{BaseURL: "127.0.0.1:5178", Audiences: []string{testAppID}},
+		{BaseURL: "ftp://127.0.0.1:5178", Audiences: []string{testAppID}},
+		{BaseURL: "http://127.0.0.1:5178/inbound", Audiences: []string{testAppID}},
+		{BaseURL: "http://u:p@127.0.0.1:5178", Audiences: []string{testAppID}},
 		{BaseURL: testBaseURL},
+		{BaseURL: testBaseURL, Audiences: []string{""}},
 	} {
 		opts.Key = testKey()
 		if _, err := NewSigner(opts); err == nil {
@@ -193,4 +194,27 @@ func verify(t *testing.T, tok, n, e string) (header, claims map[string]any) {
 		t.Fatal(err)
 	}
 	return header, claims
+}
+
+// A signer serves several bots, each token for its own app id, and signs
+// for no other.
+func TestSignerAudiences(t *testing.T) {
+	t.Parallel()
+	const other = "22222222-2222-2222-2222-222222222222"
+	s, err := NewSigner(SignerOptions{BaseURL: testBaseURL, Audiences: []string{testAppID, other}, Key: testKey(), Now: testkit.NewClock().Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.BotAuthorization(testAppID, testService)
+	b, err := s.BotAuthorization(other, testService)
+	if err != nil || a == b {
+		t.Fatalf("BotAuthorization(other bot) = %q, %v; want a token of its own", b, err)
+	}
+	jwk := publicJWK(&testKey().PublicKey)
+	if _, claims := verify(t, strings.TrimPrefix(b, "Bearer "), jwk.N, jwk.E); claims["aud"] != other {
+		t.Errorf("aud = %v; want %s", claims["aud"], other)
+	}
+	if _, err := s.BotAuthorization("33333333-3333-3333-3333-333333333333", testService); err == nil {
+		t.Error("BotAuthorization(unknown app) = nil error; want refused")
+	}
 }

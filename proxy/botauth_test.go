@@ -12,17 +12,17 @@ import (
 )
 
 // recordingAuthorizer vouches with a fixed header and records the
-// serviceUrls it was asked for.
+// audiences and serviceUrls it was asked for.
 type recordingAuthorizer struct {
 	mu   sync.Mutex
 	got  []string
 	fail bool
 }
 
-func (a *recordingAuthorizer) BotAuthorization(serviceURL string) (string, error) {
+func (a *recordingAuthorizer) BotAuthorization(audience, serviceURL string) (string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.got = append(a.got, serviceURL)
+	a.got = append(a.got, audience+" "+serviceURL)
 	if a.fail {
 		return "", errors.New("sign token: no key")
 	}
@@ -32,7 +32,10 @@ func (a *recordingAuthorizer) BotAuthorization(serviceURL string) (string, error
 func TestInboundBotAuthorization(t *testing.T) {
 	t.Parallel()
 	auth := &recordingAuthorizer{}
-	h := newInboundHarness(t, okBot, func(o *InboundOptions) { o.BotAuth = auth })
+	h := newInboundHarness(t, okBot, func(o *InboundOptions) {
+		o.BotAuth = auth
+		o.Identities = []Identity{{Primary: true, AppID: testAppID, BotURL: o.BotURL, OutboundURL: o.OutboundURL}}
+	})
 	resp, body := h.post("Bearer good", inboundActivity, nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status = %d %s; want 200", resp.StatusCode, body)
@@ -44,9 +47,10 @@ func TestInboundBotAuthorization(t *testing.T) {
 	if got := h.botGot[0].Header.Values("Authorization"); len(got) != 1 || got[0] != "Bearer sidecar-signed" {
 		t.Errorf("bot Authorization = %q; want [Bearer sidecar-signed]", got)
 	}
-	// The token vouches for the serviceUrl the bot sees.
-	if len(auth.got) != 1 || auth.got[0] != "http://127.0.0.1:3979/" {
-		t.Errorf("BotAuthorization called with %q; want [http://127.0.0.1:3979/]", auth.got)
+	// The token is for the bot's app and vouches for the serviceUrl the
+	// bot sees.
+	if want := testAppID + " http://127.0.0.1:3979/"; len(auth.got) != 1 || auth.got[0] != want {
+		t.Errorf("BotAuthorization called with %q; want [%s]", auth.got, want)
 	}
 }
 

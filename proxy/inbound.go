@@ -57,8 +57,9 @@ var (
 // serviceurl claim names the real serviceUrl, not the sidecar's.
 type BotAuthorizer interface {
 	// BotAuthorization returns the Authorization header value of an
-	// activity forwarded with serviceURL as its serviceUrl.
-	BotAuthorization(serviceURL string) (string, error)
+	// activity forwarded to the bot of app id audience, with serviceURL as
+	// its serviceUrl.
+	BotAuthorization(audience, serviceURL string) (string, error)
 }
 
 // ReferenceWriter stores references captured inbound.
@@ -348,9 +349,8 @@ func (in *Inbound) forward(w http.ResponseWriter, r *http.Request, body []byte, 
 	}
 	setBody(req, body, sent)
 	copyHeaders(req.Header, r.Header, dropRequestHeaders)
-	if in.opts.BotAuth != nil && c.id.Primary {
-		// The signer vouches for the primary identity's audience only.
-		v, err := in.opts.BotAuth.BotAuthorization(c.id.OutboundURL)
+	if in.opts.BotAuth != nil {
+		v, err := in.opts.BotAuth.BotAuthorization(c.id.AppID, c.id.OutboundURL)
 		if err != nil {
 			// Not expected: signing with a key held in memory does not
 			// fail, but a bot must never get an unsigned activity.

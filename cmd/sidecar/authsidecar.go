@@ -26,7 +26,12 @@ func (a *app) authSidecar(cfg config.Config) (proxy.BotAuthorizer, error) {
 	if cfg.SignInbound {
 		// The issuer is the bound address, which is what the bot is told
 		// to reach (the log line below says it), port 0 resolved.
-		signer, err = authsidecar.NewSigner(authsidecar.SignerOptions{BaseURL: "http://" + ln.Addr().String(), Audience: cfg.AppID})
+		// Every bot's activities are signed, each for its own app id.
+		apps := make([]string, len(a.bots))
+		for i, b := range a.bots {
+			apps[i] = b.cfg.AppID
+		}
+		signer, err = authsidecar.NewSigner(authsidecar.SignerOptions{BaseURL: "http://" + ln.Addr().String(), Audiences: apps})
 		if err != nil {
 			_ = ln.Close()
 			return nil, err

@@ -101,12 +101,8 @@ func label(kind string, b config.Identity, several bool) string {
 // proxyIdentity is the proxy's view of a bot. elsewhere marks a bot with a
 // listener of its own on another bot's listener.
 func (b *bot) proxyIdentity(primary, elsewhere bool, botURL string) proxy.Identity {
-	tenant := ""
-	if b.cfg.AppType != config.AppTypeMultiTenant {
-		tenant = b.cfg.TenantID
-	}
 	return proxy.Identity{
-		Name: b.cfg.Name, Primary: primary, AppID: b.cfg.AppID, TenantID: tenant, Tokens: b.tokens,
+		Name: b.cfg.Name, Primary: primary, AppID: b.cfg.AppID, TenantID: tokenTenant(b.cfg), Tokens: b.tokens,
 		BotURL: cmp.Or(b.cfg.BotURL, botURL), OutboundURL: b.outboundURL, Elsewhere: elsewhere,
 	}
 }
@@ -141,7 +137,7 @@ func inboundIdentities(bots []*bot, botURL string) []proxy.Identity {
 // connectionsRoute is the connections map as the outbound handler asks
 // it: the first rule that matches the call's upstream wins. An outbound
 // call names no audience (inbound, the token's audience picks the bot
-// directly), so rules with an Audience never match one.
+// directly), so a rule's Audience does not narrow it.
 func connectionsRoute(rules []config.ConnectionRule) func(string) string {
 	if len(rules) == 0 {
 		return nil
