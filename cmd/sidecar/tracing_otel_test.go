@@ -74,8 +74,16 @@ func TestIntegrationTracing(t *testing.T) {
 		if in := byName["POST /api/messages"]; in.Parent.TraceID().String() != channelTrace || in.Parent.SpanID().String() != channelSpan {
 			t.Errorf("activity span parent = %v; want the channel's span", in.Parent)
 		}
-		// The echo bot propagates no trace, so its reply starts one: the
-		// connector sees the sidecar's attempt as its parent.
+		// The echo bot sends the traceparent it got on with its reply, as
+		// an instrumented SDK does: the reply continues the channel's
+		// trace, under the forwarding span, and the connector sees the
+		// sidecar's attempt as its parent.
+		forward := byName["forward to bot"]
+		send := byName["POST /v3/conversations/{conversationId}/activities/{activityId}"]
+		if send.SpanContext.TraceID().String() != channelTrace || send.Parent.SpanID() != forward.SpanContext.SpanID() {
+			t.Errorf("reply span: trace %s, parent %s; want the channel's trace %s under the forwarding span %s",
+				send.SpanContext.TraceID(), send.Parent.SpanID(), channelTrace, forward.SpanContext.SpanID())
+		}
 		attempt := byName["upstream attempt"]
 		reqs := s.conn.Requests()
 		if len(reqs) != 1 {

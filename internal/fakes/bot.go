@@ -91,12 +91,15 @@ func (b *EchoBot) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a.Type == "message" {
-		b.reply(a.ServiceURL, a.Conversation.ID, a.ID, "echo: "+a.Text)
+		b.reply(a.ServiceURL, a.Conversation.ID, a.ID, "echo: "+a.Text, r.Header.Get("Traceparent"))
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
-func (b *EchoBot) reply(serviceURL, conversationID, replyToID, text string) {
+// reply answers in the conversation. traceparent, the inbound request's,
+// is sent on as an instrumented SDK would (its reply continues the
+// activity's trace), or nothing when "".
+func (b *EchoBot) reply(serviceURL, conversationID, replyToID, text, traceparent string) {
 	reply := map[string]any{"type": "message", "text": text, "replyToId": replyToID}
 	if b.opts.RawAppID != "" {
 		reply["from"] = map[string]string{"id": b.opts.RawAppID}
@@ -107,7 +110,15 @@ func (b *EchoBot) reply(serviceURL, conversationID, replyToID, text string) {
 	payload, _ := json.Marshal(reply)
 	target := strings.TrimRight(serviceURL, "/") + "/v3/conversations/" + url.PathEscape(conversationID) + "/activities/" + url.PathEscape(replyToID)
 	var out EchoReply
-	resp, err := http.Post(target, "application/json", bytes.NewReader(payload))
+	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(payload))
+	var resp *http.Response
+	if err == nil {
+		req.Header.Set("Content-Type", "application/json")
+		if traceparent != "" {
+			req.Header.Set("Traceparent", traceparent)
+		}
+		resp, err = http.DefaultClient.Do(req)
+	}
 	if err != nil {
 		out.Err = fmt.Errorf("reply: %w", err)
 	} else {
