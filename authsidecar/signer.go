@@ -22,9 +22,10 @@ import (
 // {authority}/v2.0 is the one the SDK derives for it when it validates
 // issuers.
 const (
-	authorityPath = "/inbound"
-	issuerPath    = authorityPath + "/v2.0"
-	keysPath      = authorityPath + "/discovery/v2.0/keys"
+	// AuthorityPath is the authority's path under the listener's base URL.
+	AuthorityPath = "/inbound"
+	issuerPath    = AuthorityPath + "/v2.0"
+	keysPath      = AuthorityPath + "/discovery/v2.0/keys"
 	metadataPath  = issuerPath + "/.well-known/openid-configuration"
 )
 
@@ -105,7 +106,7 @@ func NewSigner(opts SignerOptions) (*Signer, error) {
 	base := u.Scheme + "://" + u.Host
 	s := &Signer{
 		key:       key,
-		authority: base + authorityPath,
+		authority: base + AuthorityPath,
 		issuer:    base + issuerPath,
 		audiences: slices.Clone(opts.Audiences),
 		now:       opts.Now,

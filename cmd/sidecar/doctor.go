@@ -14,12 +14,14 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/botsidecar/sidecar/authsidecar"
 	"github.com/botsidecar/sidecar/channelauth"
 	"github.com/botsidecar/sidecar/config"
 	"github.com/botsidecar/sidecar/proxy"
 	"github.com/botsidecar/sidecar/store"
 	"github.com/botsidecar/sidecar/store/backends"
 	"github.com/botsidecar/sidecar/tokencache"
+	"github.com/botsidecar/sidecar/tracing"
 )
 
 // check is one line of the doctor's report.
@@ -82,7 +84,33 @@ func doctorChecks(ctx context.Context, env map[string]string, d deps) []check {
 		return []check{{Name: "config", Detail: err.Error(),
 			Fix: "set the variables named above (docs/configuration.md lists each one)"}}
 	}
-	return doctorReport(ctx, cfg, d)
+	return append(doctorReport(ctx, cfg, d), doctorNotes(cfg, env)...)
+}
+
+// doctorNotes are lines that check nothing but say what the running
+// sidecar will do that is easy to get wrong: tracing, and what an Agents
+// SDK bot must be told to use the auth sidecar listener.
+func doctorNotes(cfg config.Config, env map[string]string) []check {
+	tr := check{Name: "tracing", OK: true, Detail: "off (no OTEL_* variable asks for traces)"}
+	switch {
+	case tracing.Enabled(env) && !tracing.ExportersBuiltIn:
+		tr.Detail = "asked for by OTEL_*, but this build has no exporters: it runs untraced"
+		tr.Fix = "use the sidecar built with -tags otel (the image built with --build-arg GO_TAGS=otel), or unset the OTEL_* variables"
+	case tracing.Enabled(env):
+		tr.Detail = "on: exporter " + cmp.Or(env["OTEL_TRACES_EXPORTER"], "otlp") + ", endpoint " +
+			cmp.Or(env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"], env["OTEL_EXPORTER_OTLP_ENDPOINT"], "the exporter's default")
+	}
+	notes := []check{tr}
+	if cfg.AuthSidecarAddr != "" {
+		base := "http://" + cfg.AuthSidecarAddr
+		n := check{Name: "authsidecar", OK: true, Detail: "an Agents SDK bot gets its token at " + base +
+			": give it AuthType=EntraAuthSideCar and SIDECAR_URL=" + base}
+		if cfg.SignInbound {
+			n.Detail += ", and AuthorityEndpoint=" + base + authsidecar.AuthorityPath + " to validate the activities the sidecar signs"
+		}
+		notes = append(notes, n)
+	}
+	return notes
 }
 
 // doctorReport checks a loaded configuration. Each bot gets its own config,

@@ -131,7 +131,8 @@ func TestDoctorJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &report); err != nil {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, out)
 	}
-	if report.OK || len(report.Checks) != 5 || report.Checks[4].Name != "bot" || report.Checks[4].OK || report.Checks[1].Name != "token" || !report.Checks[1].OK {
+	if report.OK || len(report.Checks) != 6 || report.Checks[4].Name != "bot" || report.Checks[4].OK || report.Checks[1].Name != "token" || !report.Checks[1].OK ||
+		report.Checks[5].Name != "tracing" || !report.Checks[5].OK {
 		t.Errorf("report = %+v", report)
 	}
 }
