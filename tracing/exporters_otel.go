@@ -14,6 +14,9 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
+// instrumentationName is the tracer's scope: the module.
+const instrumentationName = "github.com/botsidecar/sidecar"
+
 // ExportersBuiltIn reports whether this binary has the SDK and its
 // exporters (the build tag "otel").
 const ExportersBuiltIn = true

@@ -38,9 +38,6 @@ import (
 // another: the SDK's own default, unknown_service:sidecar, says nothing.
 const ServiceName = "bot-sidecar"
 
-// instrumentationName is the tracer's scope: the module.
-const instrumentationName = "github.com/botsidecar/sidecar"
-
 // The variables that decide whether traces are on.
 const (
 	envSDKDisabled    = "OTEL_SDK_DISABLED"
