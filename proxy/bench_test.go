@@ -9,10 +9,12 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/botsidecar/sidecar/internal/fakes"
+	"github.com/botsidecar/sidecar/pacing"
 	"github.com/botsidecar/sidecar/store"
 	"github.com/botsidecar/sidecar/store/memstore"
 )
@@ -107,3 +109,29 @@ type rpBufferPool struct{}
 
 func (rpBufferPool) Get() []byte  { return *copyBufPool.Get().(*[]byte) }
 func (rpBufferPool) Put(b []byte) { copyBufPool.Put(&b) }
+
+// BenchmarkOutboundHandlerPaced is BenchmarkOutboundHandler with a pacer
+// whose limits never bind: the pacer's own cost per call, against the
+// unpaced run of the same harness.
+func BenchmarkOutboundHandlerPaced(b *testing.B) {
+	lim, err := pacing.ParseLimit("10000/100ms")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := pacing.New(pacing.Options{Send: lim, Read: lim, Create: lim, Tenant: lim, MaxWait: time.Second, SpreadTenant: true, Margin: 50 * time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, _ := newBenchOutbound(b)
+	h.opts.Pacer = p
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "http://127.0.0.1:3979/v3/conversations/a%3A1personal/activities/1712345678901", strings.NewReader(benchActivity))
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatalf("status %d %s", w.Code, w.Body)
+		}
+	}
+}
