@@ -221,6 +221,12 @@ func TestParseRunOptions(t *testing.T) {
 	if err != nil || strings.Join(o.Targets, ",") != "sidecar,sidecar-base" || o.SidecarBase != "b" || o.SidecarBaseName != "main" {
 		t.Errorf("with a baseline: options %+v, %v", o, err)
 	}
+	if o, err := parseRunOptions([]string{"-workdir", "w", "-sidecar", "s", "-targets", "sidecar,sidecar-paced"}); err != nil || strings.Join(o.Targets, ",") != "sidecar,sidecar-paced" {
+		t.Errorf("with sidecar-paced: options %+v, %v", o, err)
+	}
+	if _, err := parseRunOptions([]string{"-workdir", "w", "-targets", "sidecar-paced"}); err == nil {
+		t.Error("sidecar-paced without -sidecar accepted")
+	}
 	env := strings.Join(childEnv(map[string]string{"SSL_CERT_FILE": "/x"}), "\n")
 	if !strings.Contains(env, "SSL_CERT_FILE=/x") {
 		t.Error("childEnv dropped ours")

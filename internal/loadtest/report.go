@@ -164,7 +164,7 @@ func report(w io.Writer, res *results) {
 	}
 	type pair struct{ a, b string }
 	var pairs []pair
-	for _, p := range []pair{{tSidecar, tSidecarBase}, {tSidecar, tReverseProxy}, {tSidecar, tNginx}, {tSidecarInfo, tReverseProxy}, {tSidecarInfo, tNginx}, {tSidecarInfo, tSidecar}} {
+	for _, p := range []pair{{tSidecar, tSidecarBase}, {tSidecar, tReverseProxy}, {tSidecar, tNginx}, {tSidecarInfo, tReverseProxy}, {tSidecarInfo, tNginx}, {tSidecarInfo, tSidecar}, {tSidecarPaced, tSidecar}} {
 		if byName[p.a] != nil && byName[p.b] != nil {
 			pairs = append(pairs, p)
 		}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,6 +51,7 @@ const (
 	tSidecar      = "sidecar"
 	tSidecarInfo  = "sidecar-info"
 	tSidecarBase  = "sidecar-base"
+	tSidecarPaced = "sidecar-paced"
 	tReverseProxy = "reverseproxy"
 	tNginx        = "nginx"
 )
@@ -58,6 +60,7 @@ var targetDescriptions = map[string]string{
 	tSidecar:      "the real sidecar binary (memory: store, log level %s)",
 	tSidecarInfo:  "the real sidecar binary at the default log level info (a JSON line per call, to a pipe)",
 	tSidecarBase:  "the sidecar built from %s, configured like sidecar (log level %s): the change's baseline",
+	tSidecarPaced: "the real sidecar binary like sidecar, with SIDECAR_PACING on and limits that never bind (%s): the pacer's cost",
 	tReverseProxy: "bare httputil.ReverseProxy (separate minimal binary, static Authorization, /amer prefix, BufferPool %s)",
 	tNginx:        "nginx %s, worker_processes %s, upstream keepalive 64, TLS verified, no access log",
 }
@@ -112,7 +115,7 @@ func parseRunOptions(args []string) (runOptions, error) {
 			continue
 		}
 		if _, ok := targetDescriptions[t]; !ok {
-			return o, fmt.Errorf("unknown target %q (sidecar, sidecar-info, sidecar-base, reverseproxy, nginx)", t)
+			return o, fmt.Errorf("unknown target %q (sidecar, sidecar-info, sidecar-paced, sidecar-base, reverseproxy, nginx)", t)
 		}
 		seen[t] = true
 		o.Targets = append(o.Targets, t)
@@ -124,7 +127,7 @@ func parseRunOptions(args []string) (runOptions, error) {
 		return o, errors.New("no target")
 	case o.Profile && !seen[o.ProfileTarget]:
 		return o, fmt.Errorf("-profile-target %q is not among the targets", o.ProfileTarget)
-	case (seen[tSidecar] || seen[tSidecarInfo]) && o.Sidecar == "":
+	case (seen[tSidecar] || seen[tSidecarInfo] || seen[tSidecarPaced]) && o.Sidecar == "":
 		return o, errors.New("-sidecar is required for the sidecar targets")
 	case seen[tSidecarBase] && o.SidecarBase == "":
 		return o, errors.New("-sidecar-base is required for the sidecar-base target")
@@ -290,6 +293,8 @@ func (b *benchRun) start() error {
 			t, err = b.startSidecar(name, b.o.Sidecar, b.o.SidecarLogLevel)
 		case tSidecarInfo:
 			t, err = b.startSidecar(name, b.o.Sidecar, "info")
+		case tSidecarPaced:
+			t, err = b.startSidecar(name, b.o.Sidecar, b.o.SidecarLogLevel)
 		case tSidecarBase:
 			t, err = b.startSidecar(name, b.o.SidecarBase, b.o.SidecarLogLevel)
 		case tReverseProxy:
@@ -344,8 +349,12 @@ func (b *benchRun) startSidecar(name, binary, level string) (*target, error) {
 	}
 	kv := sidecarEnv(b.state, in, out, admin, level)
 	// One conversation at full speed: the Teams limits would measure
-	// the pacer, not the proxy (earlier revisions ignore it).
+	// the pacer's holding, not the proxy (earlier revisions ignore it).
+	// sidecar-paced paces with limits no run reaches: the pacer's cost.
 	kv["SIDECAR_PACING"] = "false"
+	if name == tSidecarPaced {
+		maps.Copy(kv, pacedEnv)
+	}
 	extra := ""
 	for k, v := range b.o.SidecarEnv {
 		kv[k] = v
@@ -369,8 +378,18 @@ func (b *benchRun) startSidecar(name, binary, level string) (*target, error) {
 		t.Description = targetDescriptions[tSidecarInfo] + extra
 	case tSidecarBase:
 		t.Description = fmt.Sprintf(targetDescriptions[tSidecarBase], b.o.SidecarBaseName, level) + extra
+	case tSidecarPaced:
+		t.Description = fmt.Sprintf(targetDescriptions[tSidecarPaced], pacedLimit) + extra
 	}
 	return t, b.verify(t)
+}
+
+// pacedLimit is sidecar-paced's limit of every class and the tenant:
+// 100,000 calls a second, far above what one machine sends.
+const pacedLimit = "10000/100ms"
+
+var pacedEnv = map[string]string{
+	"SIDECAR_PACING": "true", "SIDECAR_PACING_SEND": pacedLimit, "SIDECAR_PACING_READ": pacedLimit, "SIDECAR_PACING_TENANT": pacedLimit,
 }
 
 // sidecarAddrs picks the inbound, outbound and admin addresses of a sidecar.
