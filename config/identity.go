@@ -289,6 +289,16 @@ func (c Identity) FederatedTokenIdentity() string {
 // api://AzureADTokenExchange, or its US Government or China variant.
 func (c Identity) TokenExchangeAudience() string { return defaultsFor(c.Cloud).tokenExchangeAudience }
 
+// TokenTenant returns the tenant the identity's tokens are issued in and
+// the tenant a create or batch names by default: TenantID, or "" for a
+// MultiTenant bot, whose tokens come from the cloud's Bot Framework tenant.
+func (c Identity) TokenTenant() string {
+	if c.AppType == AppTypeMultiTenant {
+		return ""
+	}
+	return c.TenantID
+}
+
 // Authority returns the token authority, "{AuthorityHost}/{tenant}": the
 // cloud's Bot Framework login tenant for a MultiTenant bot (botframework.com
 // on the public cloud), TenantID otherwise. A managed identity does not use

@@ -69,3 +69,19 @@ func TestCredentialKindString(t *testing.T) {
 		t.Errorf("Config{}.Credential() = %v; want none", got)
 	}
 }
+
+func TestTokenTenant(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		id   config.Identity
+		want string
+	}{
+		{config.Identity{AppType: config.AppTypeSingleTenant, TenantID: "t1"}, "t1"},
+		{config.Identity{AppType: config.AppTypeUserAssignedMSI, TenantID: "t2"}, "t2"},
+		{config.Identity{AppType: config.AppTypeMultiTenant, TenantID: "t3"}, ""},
+	} {
+		if got := tt.id.TokenTenant(); got != tt.want {
+			t.Errorf("%s with tenant %q: TokenTenant() = %q; want %q", tt.id.AppType, tt.id.TenantID, got, tt.want)
+		}
+	}
+}

@@ -71,20 +71,11 @@ func authSidecarIdentities(bots []*bot) map[string]authsidecar.Identity {
 		if i > 0 && b.ln != nil {
 			continue
 		}
-		id := authsidecar.Identity{Tokens: b.tokens, Scope: b.cfg.TokenScope, Tenant: tokenTenant(b.cfg)}
+		id := authsidecar.Identity{Tokens: b.tokens, Scope: b.cfg.TokenScope, Tenant: b.cfg.TokenTenant()}
 		ids[b.cfg.Name] = id
 		if i == 0 {
 			ids[config.PrimaryName] = id
 		}
 	}
 	return ids
-}
-
-// tokenTenant is the tenant an identity's tokens come from, "" for a
-// multi-tenant one.
-func tokenTenant(id config.Identity) string {
-	if id.AppType == config.AppTypeMultiTenant {
-		return ""
-	}
-	return id.TenantID
 }

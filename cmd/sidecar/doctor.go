@@ -173,9 +173,9 @@ func checkToken(ctx context.Context, cfg config.Identity, name string, d deps) c
 	if !strings.EqualFold(app, cfg.AppID) {
 		problems = append(problems, "the token is for another app")
 	}
-	if cfg.AppType != config.AppTypeMultiTenant {
-		c.Detail += fmt.Sprintf(" (want %s)", cfg.TenantID)
-		if !strings.EqualFold(tid, cfg.TenantID) {
+	if want := cfg.TokenTenant(); want != "" {
+		c.Detail += fmt.Sprintf(" (want %s)", want)
+		if !strings.EqualFold(tid, want) {
 			problems = append(problems, "the token is from another tenant than MicrosoftAppTenantId")
 		}
 	}

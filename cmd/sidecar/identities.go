@@ -102,7 +102,7 @@ func label(kind string, b config.Identity, several bool) string {
 // listener of its own on another bot's listener.
 func (b *bot) proxyIdentity(primary, elsewhere bool, botURL string) proxy.Identity {
 	return proxy.Identity{
-		Name: b.cfg.Name, Primary: primary, AppID: b.cfg.AppID, TenantID: tokenTenant(b.cfg), Tokens: b.tokens,
+		Name: b.cfg.Name, Primary: primary, AppID: b.cfg.AppID, TenantID: b.cfg.TokenTenant(), Tokens: b.tokens,
 		BotURL: cmp.Or(b.cfg.BotURL, botURL), OutboundURL: b.outboundURL, Elsewhere: elsewhere,
 	}
 }
